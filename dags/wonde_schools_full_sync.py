@@ -1,0 +1,105 @@
+"""
+### Wonde schools catalog: full rebuild
+
+Rebuilds `wonde_schools`, CalmCompliance's copy of Wonde's school directory
+(`GET /v1.0/schools/all`), from scratch:
+
+1. **prepare_database** applies pending schema migrations to `calm_db`.
+2. **start_sync_run** opens a Sync History row (`wonde_sync_runs`, kind `catalog`, `Processing`).
+3. **stage_directory** streams the directory page by page into `wonde_schools_staging`
+   (COPY on PostgreSQL); records without an id or a name are rejected and counted.
+4. **validate_catalog** refuses an empty directory, duplicate ids, or a drop of more than
+   `max_drop_pct` percent against the current catalog (unless `allow_large_drop`).
+5. **publish_catalog** swaps the staged rows in and records the full-sync metadata in one
+   transaction, marks the run `Completed` and updates the `wonde_schools` Asset.
+
+Any failure leaves the previous catalog untouched and the run `Failed` with the reason.
+Wonde answering 401/403, or a failed check, is not retried; network faults are.
+Connections: `wonde_default` (Wonde, app token), `calm_db` (the CalmCompliance database).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+WONDE_SCHOOLS = Asset(name="wonde_schools", uri="calm-db://calm_db/wonde_schools")
+
+
+@dag(
+    dag_id="wonde_schools_full_sync",
+    schedule=CronTriggerTimetable("0 1 * * 0", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["wonde", "catalog"],
+    default_args={
+        "owner": "calm-integrations",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+    },
+    params={
+        "max_drop_pct": Param(
+            10.0,
+            type="number",
+            minimum=0,
+            maximum=100,
+            description="Refuse a directory this many percent smaller than the current catalog.",
+        ),
+        "allow_large_drop": Param(
+            False,
+            type="boolean",
+            description="Publish even if the directory shrank more than max_drop_pct.",
+        ),
+    },
+)
+def wonde_schools_full_sync():
+    @task
+    def prepare_database() -> list[str]:
+        from wonde_sync.database import apply_schema, engine_for
+
+        return apply_schema(engine_for())
+
+    @task(multiple_outputs=False)
+    def start_sync_run() -> dict:
+        from wonde_sync import catalog_rebuild
+
+        ctx = get_current_context()
+        return catalog_rebuild.begin(ctx["dag"].dag_id, ctx["run_id"])
+
+    @task(multiple_outputs=False)
+    def stage_directory(run: dict) -> dict:
+        from wonde_sync import catalog_rebuild
+
+        return catalog_rebuild.stage_directory(run["run_id"])
+
+    @task
+    def validate_catalog(run: dict, staged: dict) -> int:
+        from wonde_sync import catalog_rebuild
+
+        params = get_current_context()["params"]
+        return catalog_rebuild.validate(
+            run["run_id"],
+            max_drop_pct=float(params["max_drop_pct"]),
+            allow_large_drop=bool(params["allow_large_drop"]),
+        )
+
+    @task(outlets=[WONDE_SCHOOLS])
+    def publish_catalog(run: dict, staged: dict) -> int:
+        from wonde_sync import catalog_rebuild
+
+        dag_run_id = get_current_context()["run_id"]
+        return catalog_rebuild.publish(run["run_id"], run["started_at"], dag_run_id, staged)
+
+    run = start_sync_run()
+    staged = stage_directory(run)
+    prepare_database() >> run
+    validate_catalog(run, staged) >> publish_catalog(run, staged)
+
+
+wonde_schools_full_sync()

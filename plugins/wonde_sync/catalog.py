@@ -1,0 +1,318 @@
+"""The schools catalog: a local copy of Wonde's school directory, rebuilt as a whole.
+
+A rebuild streams the directory's pages into ``wonde_schools_staging`` (tagged with its
+sync run), checks the staged set, then replaces ``wonde_schools`` in one transaction, so
+readers see either the previous catalog or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from wonde_sync.database import as_utc, table, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Catalog column → path in Wonde's school object.
+SCHOOL_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "name": ("name",),
+    "urn": ("urn",),
+    "la_code": ("la_code",),
+    "establishment_number": ("establishment_number",),
+    "phase_of_education": ("phase_of_education",),
+    "mis": ("mis",),
+    "address_line_1": ("address", "address_line_1"),
+    "address_line_2": ("address", "address_line_2"),
+    "address_town": ("address", "address_town"),
+    "postcode": ("address", "address_postcode"),
+    "country_code": ("address", "address_country", "code"),
+    "country_name": ("address", "address_country", "name"),
+    "region_code": ("region", "code"),
+    "region_domain": ("region", "domain"),
+    "timezone": ("timezone",),
+}
+CATALOG_COLUMNS = list(SCHOOL_FIELDS)
+REQUIRED_COLUMNS = ("id", "name")
+
+#: Rows written to staging per batch: bounds memory whatever the directory's size.
+CHUNK_ROWS = 5000
+
+#: A rebuild may not shrink the catalog by more than this share unless approved.
+DEFAULT_MAX_DROP_PCT = 10.0
+
+MIN_SEARCH_CHARS = 2
+
+
+class CatalogValidationError(RuntimeError):
+    """The staged directory failed a check; the previous catalog was kept."""
+
+
+class SearchQueryError(ValueError):
+    """A catalog search that cannot run (e.g. too short)."""
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a rebuild staged: records fetched, rows staged, records rejected (and why)."""
+
+    fetched: int
+    staged: int
+    rejected: int
+    rejected_examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FullSyncMetadata:
+    """The newest completed full sync: its start time is the incremental watermark."""
+
+    sync_run_id: int
+    started_at: datetime
+    finished_at: datetime
+    school_count: int
+    dag_run_id: str | None
+
+
+def _dig(record: dict, path: tuple[str, ...]):
+    value = record
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _clean_text(value) -> str | None:
+    text = str(value).strip()
+    return text or None
+
+
+def schools_frame(records: list[dict]) -> pd.DataFrame:
+    """Flatten Wonde school objects into catalog columns, all text, blanks as missing."""
+    frame = pd.DataFrame(
+        [[_dig(r, path) for path in SCHOOL_FIELDS.values()] for r in records],
+        columns=CATALOG_COLUMNS,
+        dtype=object,
+    )
+    for column in CATALOG_COLUMNS:
+        # URNs arrive as numbers and establishment numbers as either; the catalog keeps text.
+        text = frame[column].map(_clean_text, na_action="ignore")
+        frame[column] = text
+    frame["postcode"] = frame["postcode"].map(str.upper, na_action="ignore")
+    # One missing marker (None) for every driver, whatever dtype pandas inferred.
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def _rejections(frame: pd.DataFrame) -> pd.Series:
+    """Per row, the reason it cannot enter the catalog ("" when it can)."""
+    missing = [frame[column].isna() for column in REQUIRED_COLUMNS]
+    reasons = np.select(missing, [f"missing {c}" for c in REQUIRED_COLUMNS], default="")
+    return pd.Series(reasons, index=frame.index)
+
+
+def _chunks(pages: Iterable[list[dict]], rows: int) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    for records in pages:
+        batch.extend(records)
+        if len(batch) >= rows:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def stage(
+    engine: Engine, run_id: int, pages: Iterable[list[dict]], chunk_rows: int = CHUNK_ROWS
+) -> StageResult:
+    """Stream directory pages into the staging table under ``run_id``."""
+    discard_staging(engine, run_id)  # a retried task starts clean
+    fetched = staged = rejected = 0
+    examples: list[str] = []
+    for batch in _chunks(pages, chunk_rows):
+        frame = schools_frame(batch)
+        reasons = _rejections(frame)
+        bad = reasons.ne("")
+        if bad.any():
+            rejected += int(bad.sum())
+            for idx in frame.index[bad][: 5 - len(examples)]:
+                examples.append(f"{frame.at[idx, 'id'] or '(no id)'}: {reasons[idx]}")
+        good = frame[~bad]
+        _write_staging(engine, run_id, good)
+        fetched += len(frame)
+        staged += len(good)
+        log.info("Staged %d schools so far (%d rejected)", staged, rejected)
+    return StageResult(fetched, staged, rejected, tuple(examples))
+
+
+def _write_staging(engine: Engine, run_id: int, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    columns = ["sync_run_id", *CATALOG_COLUMNS]
+    if engine.dialect.name == "postgresql":
+        # COPY is the fast path; a psycopg connection streams rows without building SQL.
+        raw = engine.raw_connection()
+        try:
+            with raw.cursor() as cur:
+                copy_sql = f"COPY wonde_schools_staging ({', '.join(columns)}) FROM STDIN"
+                with cur.copy(copy_sql) as copy:
+                    for row in frame.itertuples(index=False, name=None):
+                        copy.write_row((run_id, *row))
+            raw.commit()
+        finally:
+            raw.close()
+        return
+    staging = table(engine, "wonde_schools_staging")
+    rows = [
+        dict(zip(CATALOG_COLUMNS, row, strict=True), sync_run_id=run_id)
+        for row in frame.itertuples(index=False, name=None)
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(staging), rows)
+
+
+def discard_staging(engine: Engine, run_id: int) -> None:
+    """Remove a run's staged rows."""
+    staging = table(engine, "wonde_schools_staging")
+    with engine.begin() as conn:
+        conn.execute(sa.delete(staging).where(staging.c.sync_run_id == run_id))
+
+
+def catalog_count(engine: Engine) -> int:
+    """Schools in the published catalog."""
+    schools = table(engine, "wonde_schools")
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(schools)).scalar_one()
+
+
+def validate_staged(
+    engine: Engine,
+    run_id: int,
+    *,
+    max_drop_pct: float = DEFAULT_MAX_DROP_PCT,
+    allow_large_drop: bool = False,
+) -> int:
+    """Check the staged directory before it replaces the catalog; return its size.
+
+    Raises CatalogValidationError when it is empty, holds duplicate ids, or is smaller than
+    the published catalog by more than ``max_drop_pct`` percent (unless ``allow_large_drop``).
+    """
+    staging = table(engine, "wonde_schools_staging")
+    mine = staging.c.sync_run_id == run_id
+    with engine.connect() as conn:
+        staged = conn.execute(sa.select(sa.func.count()).where(mine)).scalar_one()
+        duplicates = conn.execute(
+            sa.select(staging.c.id, sa.func.count().label("n"))
+            .where(mine)
+            .group_by(staging.c.id)
+            .having(sa.func.count() > 1)
+            .order_by(staging.c.id)
+            .limit(5)
+        ).all()
+    previous = catalog_count(engine)
+    if staged == 0:
+        raise CatalogValidationError(
+            "Wonde returned an empty school directory; "
+            f"the previous catalog ({previous} schools) was kept."
+        )
+    if duplicates:
+        ids = ", ".join(f"{d.id} (x{d.n})" for d in duplicates)
+        raise CatalogValidationError(
+            f"Wonde's directory listed some schools more than once ({ids}); it probably changed "
+            "while it was being read. The previous catalog was kept: run the sync again."
+        )
+    if previous and not allow_large_drop:
+        drop_pct = 100.0 * (previous - staged) / previous
+        if drop_pct > max_drop_pct:
+            raise CatalogValidationError(
+                f"The new directory has {staged} schools against {previous} in the catalog, "
+                f"a drop of {drop_pct:.1f}% (more than the {max_drop_pct:g}% allowed). "
+                "The previous catalog was kept. If the drop is expected, trigger the full "
+                "sync with the Param allow_large_drop."
+            )
+    return staged
+
+
+def publish(engine: Engine, run_id: int, *, started_at: datetime, dag_run_id: str | None) -> int:
+    """Replace the catalog with the staged rows and record the full-sync metadata, atomically."""
+    schools = table(engine, "wonde_schools")
+    staging = table(engine, "wonde_schools_staging")
+    metadata = table(engine, "wonde_full_sync_metadata")
+    cols = [staging.c[c] for c in CATALOG_COLUMNS]
+    with engine.begin() as conn:
+        conn.execute(sa.delete(schools))
+        conn.execute(
+            sa.insert(schools).from_select(
+                [*CATALOG_COLUMNS, "sync_run_id"],
+                sa.select(*cols, staging.c.sync_run_id).where(staging.c.sync_run_id == run_id),
+            )
+        )
+        count = conn.execute(sa.select(sa.func.count()).select_from(schools)).scalar_one()
+        conn.execute(sa.delete(staging).where(staging.c.sync_run_id == run_id))
+        conn.execute(
+            sa.insert(metadata).values(
+                sync_run_id=run_id,
+                started_at=started_at,
+                finished_at=utcnow(),
+                school_count=count,
+                dag_run_id=dag_run_id,
+            )
+        )
+    return count
+
+
+def latest_full_sync(engine: Engine) -> FullSyncMetadata | None:
+    """The newest full-sync metadata, or None when the directory was never synced."""
+    metadata = table(engine, "wonde_full_sync_metadata")
+    with engine.connect() as conn:
+        row = (
+            conn.execute(sa.select(metadata).order_by(metadata.c.started_at.desc()).limit(1))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    return FullSyncMetadata(
+        sync_run_id=row["sync_run_id"],
+        started_at=as_utc(row["started_at"]),
+        finished_at=as_utc(row["finished_at"]),
+        school_count=row["school_count"],
+        dag_run_id=row["dag_run_id"],
+    )
+
+
+def search(engine: Engine, query: str, limit: int = 20) -> list[dict]:
+    """Search the catalog by name, postcode or URN, best matches first.
+
+    Ranking: exact URN, then postcode prefix, then name prefix, then name contains.
+    """
+    text = (query or "").strip()
+    if len(text) < MIN_SEARCH_CHARS:
+        raise SearchQueryError(f"Enter at least {MIN_SEARCH_CHARS} characters to search")
+    schools = table(engine, "wonde_schools")
+    name = sa.func.lower(schools.c.name)
+    postcode = sa.func.replace(sa.func.upper(schools.c.postcode), " ", "")
+    needle = text.lower()
+    pc_needle = text.upper().replace(" ", "")
+    like_escape = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pc_escape = pc_needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    urn_match = schools.c.urn == text
+    postcode_match = postcode.like(f"{pc_escape}%", escape="\\")
+    prefix_match = name.like(f"{like_escape}%", escape="\\")
+    contains_match = name.like(f"%{like_escape}%", escape="\\")
+    rank = sa.case((urn_match, 0), (postcode_match, 1), (prefix_match, 2), else_=3).label("rank")
+    stmt = (
+        sa.select(schools, rank)
+        .where(sa.or_(urn_match, postcode_match, contains_match))
+        .order_by(rank, schools.c.name, schools.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]

@@ -1,0 +1,137 @@
+"""The steps of a full catalog rebuild, each recorded in Sync History.
+
+The DAG calls these one per task; they take and return small values (ids, counts) so
+that nothing large passes through XCom.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Generator
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from wonde_sync import catalog, sync_history
+from wonde_sync.database import engine_for
+
+log = logging.getLogger(__name__)
+
+KIND = "catalog"
+DIRECTORY_PATH = "schools/all"
+
+
+class PermanentFailure(RuntimeError):
+    """A failure that retrying cannot fix (bad token, no permission, rejected data)."""
+
+
+@contextlib.contextmanager
+def recorded_step(engine: Engine, run_id: int, what: str) -> Generator[None, None, None]:
+    """Mark the run Processing with ``what``; on an exception, mark it Failed and say why.
+
+    A retried task passes here again, so a run that failed once and then succeeded ends
+    ``Completed``.
+    """
+    sync_history.update_run(engine, run_id, message=what)
+    try:
+        yield
+    except Exception as exc:
+        sync_history.fail_run(engine, run_id, f"{what} failed: {exc}")
+        raise
+
+
+def _permanent(exc: Exception) -> bool:
+    from wonde_sync.errors import WondeAuthError, WondeForbiddenError
+
+    return isinstance(exc, WondeAuthError | WondeForbiddenError | catalog.CatalogValidationError)
+
+
+def begin(dag_id: str | None, dag_run_id: str | None) -> dict:
+    """Open a Sync History row for a rebuild; return its id and start time."""
+    engine = engine_for()
+    run_id = sync_history.start_run(
+        engine,
+        KIND,
+        dag_id=dag_id,
+        dag_run_id=dag_run_id,
+        message="Starting the school directory sync",
+    )
+    started_at = sync_history.get_run(engine, run_id).started_at
+    return {"run_id": run_id, "started_at": started_at.isoformat()}
+
+
+def stage_directory(run_id: int, conn_id: str = "wonde_default") -> dict:
+    """Stream Wonde's school directory into staging; return the counts."""
+    from wonde_sync.client import WondeClient
+
+    engine = engine_for()
+    client = WondeClient(conn_id=conn_id)
+    reading = "Reading the school directory from Wonde"
+    with _failing_permanently(), recorded_step(engine, run_id, reading):
+        try:
+            result = catalog.stage(
+                engine, run_id, (page.records for page in client.iter_pages(DIRECTORY_PATH))
+            )
+        except Exception:
+            catalog.discard_staging(engine, run_id)
+            raise
+    sync_history.update_run(
+        engine,
+        run_id,
+        message=f"Read {result.fetched} schools from Wonde ({client.request_count} requests)",
+        fetched_count=result.fetched,
+        rejected_count=result.rejected,
+    )
+    if result.rejected:
+        examples = "; ".join(result.rejected_examples)
+        log.warning("Rejected %d directory records, e.g. %s", result.rejected, examples)
+    return {
+        "fetched": result.fetched,
+        "staged": result.staged,
+        "rejected": result.rejected,
+        "rejected_examples": list(result.rejected_examples),
+    }
+
+
+def validate(run_id: int, *, max_drop_pct: float, allow_large_drop: bool) -> int:
+    """Check the staged directory; a failed check keeps the previous catalog."""
+    engine = engine_for()
+    with _failing_permanently(), recorded_step(engine, run_id, "Checking the new directory"):
+        try:
+            return catalog.validate_staged(
+                engine, run_id, max_drop_pct=max_drop_pct, allow_large_drop=allow_large_drop
+            )
+        except catalog.CatalogValidationError:
+            catalog.discard_staging(engine, run_id)
+            raise
+
+
+def publish(run_id: int, started_at: str, dag_run_id: str | None, staged: dict) -> int:
+    """Swap the staged directory in, record the full-sync metadata, complete the run."""
+    engine = engine_for()
+    with recorded_step(engine, run_id, "Publishing the new catalog"):
+        count = catalog.publish(
+            engine, run_id, started_at=datetime.fromisoformat(started_at), dag_run_id=dag_run_id
+        )
+    message = f"School directory synced: {count} schools in the catalog."
+    if staged.get("rejected"):
+        message += (
+            f" {staged['rejected']} directory records were rejected "
+            f"(e.g. {'; '.join(staged.get('rejected_examples', [])[:3])})."
+        )
+    sync_history.complete_run(engine, run_id, message, fetched_count=staged.get("fetched", count))
+    return count
+
+
+@contextlib.contextmanager
+def _failing_permanently() -> Generator[None, None, None]:
+    """Turn failures that a retry cannot fix into Airflow's no-retry failure."""
+    try:
+        yield
+    except Exception as exc:
+        if _permanent(exc):
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(str(exc)) from exc
+        raise

@@ -1,0 +1,144 @@
+"""The CalmCompliance database (`calm_db`): engines, schema migrations, table handles.
+
+PostgreSQL is the production target, SQLite the embedded default. Schema changes are
+numbered SQL files under ``include/sql/<dialect>/``, applied once each, in order, and
+recorded in ``schema_migrations``; applying is idempotent and safe to run from the CLI
+and from every DAG run.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+CALM_DB_CONN_ID = "calm_db"
+
+#: Where the SQL files live; overridable for deployments that mount ``include/`` elsewhere.
+SQL_DIR = Path(
+    os.environ.get("WONDE_SQL_DIR", Path(__file__).resolve().parents[2] / "include" / "sql")
+)
+
+# Any constant will do; it serialises concurrent migrations on PostgreSQL.
+_MIGRATION_LOCK_KEY = 4_242_017
+
+
+class DatabaseConfigError(RuntimeError):
+    """The CalmCompliance database is not configured, or configured with an unsupported type."""
+
+
+def engine_from_url(url: str | sa.URL) -> Engine:
+    """Create an engine for a SQLAlchemy URL (``postgresql+psycopg://…`` or ``sqlite:///…``)."""
+    url = sa.make_url(url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.get_backend_name() == "postgresql":
+        return sa.create_engine(url, pool_pre_ping=True)
+    raise DatabaseConfigError(
+        f"Unsupported database {url.get_backend_name()!r}: use PostgreSQL or SQLite."
+    )
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets readers keep seeing the previous catalog while a swap is being written.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def engine_for(conn_id: str = CALM_DB_CONN_ID) -> Engine:
+    """Create an engine from the Airflow connection ``conn_id`` (postgres or sqlite)."""
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # the SDK raises its own not-found type
+        raise DatabaseConfigError(
+            f"The Airflow connection {conn_id!r} is not defined: set AIRFLOW_CONN_"
+            f"{conn_id.upper()} (a PostgreSQL URI, or JSON with conn_type sqlite and "
+            "host = the database file path)."
+        ) from exc
+    if conn.conn_type in ("postgres", "postgresql"):
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        return engine_from_url(PostgresHook(postgres_conn_id=conn_id).sqlalchemy_url)
+    if conn.conn_type == "sqlite":
+        if not conn.host:
+            raise DatabaseConfigError(
+                f"Connection {conn_id!r} (sqlite) needs host = the database file path."
+            )
+        return engine_from_url(sa.URL.create("sqlite", database=conn.host))
+    raise DatabaseConfigError(
+        f"Connection {conn_id!r} has type {conn.conn_type!r}; use 'postgres' or 'sqlite'."
+    )
+
+
+def dialect_dir(engine: Engine) -> Path:
+    """The folder of SQL files for this engine's dialect."""
+    return SQL_DIR / engine.dialect.name
+
+
+def apply_schema(engine: Engine) -> list[str]:
+    """Apply the pending schema migrations; return the names of those applied now."""
+    files = sorted(dialect_dir(engine).glob("[0-9][0-9][0-9]_*.sql"))
+    if not files:
+        raise DatabaseConfigError(f"No schema files found in {dialect_dir(engine)}")
+    applied_now: list[str] = []
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        conn.execute(
+            sa.text(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+            )
+        )
+        done = set(conn.execute(sa.text("SELECT name FROM schema_migrations")).scalars())
+        for path in files:
+            if path.name in done:
+                continue
+            for statement in _statements(path.read_text()):
+                conn.exec_driver_sql(statement)
+            conn.execute(
+                sa.text("INSERT INTO schema_migrations (name, applied_at) VALUES (:n, :t)"),
+                {"n": path.name, "t": utcnow()},
+            )
+            applied_now.append(path.name)
+    table.cache_clear()
+    return applied_now
+
+
+def _statements(script: str) -> list[str]:
+    """Split a schema file into statements (the files hold no semicolons inside literals)."""
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+@functools.lru_cache(maxsize=64)
+def table(engine: Engine, name: str) -> sa.Table:
+    """A reflected handle on one of our tables (cached per engine)."""
+    return sa.Table(name, sa.MetaData(), autoload_with=engine)
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, as an aware datetime."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """Read a stored timestamp as an aware UTC datetime (SQLite hands back naive values)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

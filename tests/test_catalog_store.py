@@ -1,0 +1,178 @@
+"""The catalog store on PostgreSQL and SQLite: staging, checks, atomic publish, search."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from wonde_sync import catalog, sync_history
+from wonde_sync.database import apply_schema, table
+
+
+def school(i: int, **over) -> dict:
+    """A Wonde-shaped school object."""
+    record = {
+        "id": f"A{1000000000 + i}",
+        "name": f"School {i:05d}",
+        "urn": 100000 + i,
+        "la_code": "873",
+        "establishment_number": str(2000 + i),
+        "phase_of_education": "PRIMARY",
+        "mis": "SIMS",
+        "address": {
+            "address_line_1": f"{i} High Street",
+            "address_line_2": None,
+            "address_town": "Cambridge",
+            "address_postcode": f"cb{i % 10} 7sg",
+            "address_country": {"code": "GBR", "name": "England"},
+        },
+        "region": {"code": "GBR", "domain": "api.wonde.com"},
+        "timezone": "Europe/London",
+    }
+    record.update(over)
+    return record
+
+
+def pages(n: int, per_page: int = 7, **over):
+    records = [school(i, **over) for i in range(n)]
+    return [records[i : i + per_page] for i in range(0, n, per_page)]
+
+
+def rebuild(engine, page_list, **checks) -> int:
+    run_id = sync_history.start_run(engine, "catalog")
+    catalog.stage(engine, run_id, page_list, chunk_rows=10)
+    catalog.validate_staged(engine, run_id, **checks)
+    return catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id="manual__x")
+
+
+def test_schema_is_applied_once(engine):
+    assert apply_schema(engine) == []
+    names = set(sa.inspect(engine).get_table_names())
+    expected = {"wonde_schools", "wonde_connections", "personnel", "wonde_sync_runs"}
+    assert expected | {"wonde_full_sync_metadata", "schema_migrations"} <= names
+
+
+def test_rebuild_publishes_all_schools_and_metadata(engine):
+    assert catalog.latest_full_sync(engine) is None
+    assert rebuild(engine, pages(53)) == 53
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                sa.select(table(engine, "wonde_schools")).where(
+                    table(engine, "wonde_schools").c.id == "A1000000007"
+                )
+            )
+            .mappings()
+            .one()
+        )
+    assert row["urn"] == "100007"
+    assert row["postcode"] == "CB7 7SG"
+    assert row["address_line_2"] is None
+    meta = catalog.latest_full_sync(engine)
+    assert meta.school_count == 53 and meta.dag_run_id == "manual__x"
+    staging = table(engine, "wonde_schools_staging")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(staging)).scalar_one() == 0
+
+
+def test_rerun_gives_the_same_table(engine):
+    rebuild(engine, pages(40))
+    schools = table(engine, "wonde_schools")
+    cols = [c for c in schools.c if c.name != "sync_run_id"]
+    with engine.connect() as conn:
+        first = conn.execute(sa.select(*cols).order_by(schools.c.id)).all()
+    rebuild(engine, pages(40))
+    with engine.connect() as conn:
+        second = conn.execute(sa.select(*cols).order_by(schools.c.id)).all()
+    assert first == second and len(first) == 40
+
+
+def test_records_without_id_or_name_are_rejected_and_counted(engine):
+    bad = [[school(1), school(2, name="  "), school(3, id=None)]]
+    run_id = sync_history.start_run(engine, "catalog")
+    result = catalog.stage(engine, run_id, bad)
+    assert (result.fetched, result.staged, result.rejected) == (3, 1, 2)
+    assert "A1000000002: missing name" in result.rejected_examples
+    assert "(no id): missing id" in result.rejected_examples
+
+
+@pytest.mark.parametrize(
+    "page_list, expected",
+    [
+        ([], "empty school directory"),
+        ([[school(1), school(2)], [school(2)]], "more than once"),
+    ],
+)
+def test_bad_directory_keeps_previous_catalog(engine, page_list, expected):
+    rebuild(engine, pages(20))
+    run_id = sync_history.start_run(engine, "catalog")
+    catalog.stage(engine, run_id, page_list)
+    with pytest.raises(catalog.CatalogValidationError, match=expected):
+        catalog.validate_staged(engine, run_id)
+    assert catalog.catalog_count(engine) == 20
+
+
+def test_large_drop_needs_approval(engine):
+    rebuild(engine, pages(100))
+    with pytest.raises(catalog.CatalogValidationError, match=r"drop of 20.0%.*allow_large_drop"):
+        rebuild(engine, pages(80))
+    assert catalog.catalog_count(engine) == 100
+    assert rebuild(engine, pages(80), allow_large_drop=True) == 80
+    assert rebuild(engine, pages(75), max_drop_pct=10) == 75  # 6.25% drop is within bounds
+
+
+def test_publish_is_atomic(engine):
+    """A failure inside the swap transaction leaves the previous catalog whole."""
+    rebuild(engine, pages(30))
+    run_id = sync_history.start_run(engine, "catalog")
+    catalog.stage(engine, run_id, pages(35))
+    # The metadata row for this run already exists, so the last insert of publish fails.
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(table(engine, "wonde_full_sync_metadata")).values(
+                sync_run_id=run_id,
+                started_at=datetime.now(UTC),
+                finished_at=datetime.now(UTC),
+                school_count=0,
+            )
+        )
+    with pytest.raises(sa.exc.IntegrityError):
+        catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+    assert catalog.catalog_count(engine) == 30
+
+
+def test_search_ranks_and_validates(engine):
+    rows = [
+        school(1, name="St Mary's C of E Primary School", urn=123456),
+        school(2, name="Mary Hare School", urn=222222),
+        school(3, name="Oakfield Academy", urn=333333, address={"address_postcode": "SW1A 1AA"}),
+        school(4, name="Ysgol Mary", urn=444444),
+    ]
+    rebuild(engine, [rows])
+    with pytest.raises(catalog.SearchQueryError, match="Enter at least 2 characters"):
+        catalog.search(engine, " m ")
+    names = [r["name"] for r in catalog.search(engine, "MARY")]
+    assert names == ["Mary Hare School", "St Mary's C of E Primary School", "Ysgol Mary"]
+    assert [r["id"] for r in catalog.search(engine, "123456")] == ["A1000000001"]
+    for query in ("sw1a1aa", "SW1A 1", "sw1a"):
+        assert [r["name"] for r in catalog.search(engine, query)] == ["Oakfield Academy"]
+    assert [r["name"] for r in catalog.search(engine, "st mary's")] == [
+        "St Mary's C of E Primary School"
+    ]
+    assert catalog.search(engine, "100%") == []
+    assert catalog.search(engine, "zz") == []
+
+
+def test_sync_history_lifecycle(engine):
+    run_id = sync_history.start_run(engine, "catalog", dag_id="d", dag_run_id="r")
+    assert sync_history.get_run(engine, run_id).status == "Processing"
+    sync_history.complete_run(engine, run_id, "done", fetched_count=5)
+    run = sync_history.get_run(engine, run_id)
+    assert (run.status, run.message, run.counts["fetched_count"]) == ("Completed", "done", 5)
+    assert run.finished_at >= run.started_at
+    other = sync_history.start_run(engine, "catalog")
+    sync_history.fail_run(engine, other, "boom")
+    assert [r.id for r in sync_history.list_runs(engine, status="Failed")] == [other]
+    with pytest.raises(ValueError, match="Unknown Sync History counts"):
+        sync_history.update_run(engine, run_id, bogus_count=1)
