@@ -83,3 +83,42 @@ def engine(calm_db):
     apply_schema(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's own metadata database (SQLite), migrated once: dag.test() needs it."""
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True
+    )
+
+
+@pytest.fixture
+def start_emulator(monkeypatch):
+    """Start an in-process Wonde emulator and point ``wonde_default`` at it."""
+    from wonde_emulator import Emulator
+
+    started = []
+
+    def start(token: str = "test-app-token", **options):
+        emu = Emulator(token=token, port=0, **options)
+        emu.start()
+        started.append(emu)
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_WONDE_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": emu.api_url,
+                    "extra": {"Authorization": f"Bearer {token}"},
+                }
+            ),
+        )
+        return emu
+
+    yield start
+    for emu in started:
+        emu.stop()

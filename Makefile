@@ -1,0 +1,37 @@
+# Set-up and everyday commands. Every target creates .venv/ when it is missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint bench lock clean
+
+$(INSTALLED): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(VENV)/bin/uv pip install --quiet -p $(PY) -r requirements.lock
+	$(VENV)/bin/uv pip install --quiet -p $(PY) --no-deps -e .
+	touch $@
+
+## make demo: the main job end to end on SQLite and the bundled Wonde emulator.
+demo: $(INSTALLED)
+	$(PY) scripts/demo.py
+
+## make test: lint, then the whole test suite (PostgreSQL and SQLite).
+test: $(INSTALLED) lint
+	$(VENV)/bin/pytest
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## make bench: throughput and peak memory of the catalog rebuild.
+bench: $(INSTALLED)
+	$(PY) bench/catalog_rebuild.py
+
+## make lock: re-resolve requirements.txt into requirements.lock.
+lock: $(INSTALLED)
+	$(VENV)/bin/uv pip compile -p $(PY) --no-header requirements.txt -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .demo
