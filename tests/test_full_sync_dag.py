@@ -123,7 +123,7 @@ def test_lasting_network_fault_fails_cleanly(airflow_db, start_emulator, db):
     assert catalog_rows(db) == before
     failed = sync_history.list_runs(db, kind="catalog")[0]
     assert failed.status == "Failed"
-    assert "attempts" in failed.message
+    assert "failed after 5 attempt" in failed.message
 
 
 def test_transient_faults_are_retried_without_gaps_or_duplicates(airflow_db, start_emulator, db):
