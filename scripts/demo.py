@@ -26,8 +26,23 @@ VENV_BIN = Path(sys.executable).parent
 def start_emulator(schools: int, staff: int) -> tuple[subprocess.Popen, str]:
     """Start the emulator on a free port; return the process and its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wonde_emulator", "--port", "0", "--schools", str(schools),
-         "--staff-per-school", str(staff), "--seed", "7", "--token", TOKEN, "--approved", "3"],
+        [
+            sys.executable,
+            "-m",
+            "wonde_emulator",
+            "--port",
+            "0",
+            "--schools",
+            str(schools),
+            "--staff-per-school",
+            str(staff),
+            "--seed",
+            "7",
+            "--token",
+            TOKEN,
+            "--approved",
+            "3",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -50,8 +65,11 @@ def airflow_env(wonde_url: str) -> dict[str, str]:
         AIRFLOW__CORE__PARALLELISM="4",
         AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
         AIRFLOW_CONN_WONDE_DEFAULT=json.dumps(
-            {"conn_type": "http", "host": f"{wonde_url}/v1.0",
-             "extra": {"Authorization": f"Bearer {TOKEN}"}}
+            {
+                "conn_type": "http",
+                "host": f"{wonde_url}/v1.0",
+                "extra": {"Authorization": f"Bearer {TOKEN}"},
+            }
         ),
         AIRFLOW_CONN_CALM_DB=json.dumps({"conn_type": "sqlite", "host": str(CALM_DB)}),
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -65,8 +83,10 @@ def run(cmd: list[str], env: dict[str, str], log: Path) -> None:
         result = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
         tail = log.read_text().splitlines()[-40:]
-        sys.exit(f"{' '.join(cmd[:4])} failed (exit {result.returncode}); end of {log}:\n"
-                 + "\n".join(tail))
+        sys.exit(
+            f"{' '.join(cmd[:4])} failed (exit {result.returncode}); end of {log}:\n"
+            + "\n".join(tail)
+        )
 
 
 def main() -> None:
@@ -80,8 +100,11 @@ def main() -> None:
         print(f"Wonde emulator: {wonde_url} ({schools} schools)")
         run([str(VENV_BIN / "airflow"), "db", "migrate"], env, DEMO / "airflow-db-migrate.log")
         started = time.monotonic()
-        run([str(VENV_BIN / "airflow"), "dags", "test", "wonde_schools_full_sync"], env,
-            DEMO / "wonde_schools_full_sync.log")
+        run(
+            [str(VENV_BIN / "airflow"), "dags", "test", "wonde_schools_full_sync"],
+            env,
+            DEMO / "wonde_schools_full_sync.log",
+        )
         took = time.monotonic() - started
     finally:
         emulator.terminate()
