@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from wonde_sync.database import as_utc, table, utcnow
+from wonde_sync.database import as_utc, bulk_insert, table, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -153,29 +153,8 @@ def stage(
 
 
 def _write_staging(engine: Engine, run_id: int, frame: pd.DataFrame) -> None:
-    if frame.empty:
-        return
-    columns = ["sync_run_id", *CATALOG_COLUMNS]
-    if engine.dialect.name == "postgresql":
-        # COPY is the fast path; a psycopg connection streams rows without building SQL.
-        raw = engine.raw_connection()
-        try:
-            with raw.cursor() as cur:
-                copy_sql = f"COPY wonde_schools_staging ({', '.join(columns)}) FROM STDIN"
-                with cur.copy(copy_sql) as copy:
-                    for row in frame.itertuples(index=False, name=None):
-                        copy.write_row((run_id, *row))
-            raw.commit()
-        finally:
-            raw.close()
-        return
-    staging = table(engine, "wonde_schools_staging")
-    rows = [
-        dict(zip(CATALOG_COLUMNS, row, strict=True), sync_run_id=run_id)
-        for row in frame.itertuples(index=False, name=None)
-    ]
-    with engine.begin() as conn:
-        conn.execute(sa.insert(staging), rows)
+    rows = ((run_id, *row) for row in frame.itertuples(index=False, name=None))
+    bulk_insert(engine, "wonde_schools_staging", ["sync_run_id", *CATALOG_COLUMNS], rows)
 
 
 def discard_staging(engine: Engine, run_id: int) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -124,10 +126,34 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+def bulk_insert(
+    engine: Engine, table_name: str, columns: Sequence[str], rows: Iterable[tuple]
+) -> None:
+    """Append rows to a table in one go: COPY on PostgreSQL, one executemany on SQLite."""
+    if engine.dialect.name == "postgresql":
+        raw = engine.raw_connection()
+        try:
+            with raw.cursor() as cur:
+                with cur.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            raw.commit()
+        finally:
+            raw.close()
+        return
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    if records:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(table(engine, table_name)), records)
+
+
 @functools.lru_cache(maxsize=64)
 def table(engine: Engine, name: str) -> sa.Table:
     """A reflected handle on one of our tables (cached per engine)."""
-    return sa.Table(name, sa.MetaData(), autoload_with=engine)
+    with warnings.catch_warnings():
+        # Expression indexes (e.g. on lower(email)) serve queries; Core needs no model of them.
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
+        return sa.Table(name, sa.MetaData(), autoload_with=engine)
 
 
 def utcnow() -> datetime:

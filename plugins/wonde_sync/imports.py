@@ -1,0 +1,260 @@
+"""Importing one connection's staff and pupils, with its own Sync History row.
+
+Fetch page by page (employees, students, and the deletions feed), transform each page
+with pandas, stage it, then apply everything for the site in one transaction. The site's
+watermark moves only when the whole import succeeded, so a failed run is simply redone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from wonde_sync import people_store, sync_history
+from wonde_sync import people_transforms as pt
+from wonde_sync.database import as_utc, bulk_insert, table, utcnow
+
+log = logging.getLogger(__name__)
+
+FULL = "full_import"
+INCREMENTAL = "incremental_import"
+
+#: Re-read this much before the watermark: Wonde pulls from MIS in bursts and clocks drift.
+DEFAULT_OVERLAP = timedelta(hours=2)
+
+FEEDS = (
+    (pt.EMPLOYEE, "employees", "employment_details,contact_details"),
+    (pt.STUDENT, "students", "education_details,contact_details"),
+)
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """A connection that may be imported: enabled, approved, with a school token."""
+
+    site_id: str
+    school_id: str
+    school_token: str
+
+
+@dataclass
+class ImportOptions:
+    """How to run one site's import."""
+
+    full: bool = False
+    since: datetime | None = None
+    overlap: timedelta = DEFAULT_OVERLAP
+    max_archive_pct: float = people_store.DEFAULT_MAX_ARCHIVE_PCT
+    approve_mass_archive: bool = False
+    dag_id: str | None = None
+    dag_run_id: str | None = None
+
+
+@dataclass
+class _Tally:
+    fetched: int = 0
+    rejected: int = 0
+    filtered: Counter = field(default_factory=Counter)
+    issues: list[tuple] = field(default_factory=list)
+
+
+def watermark(engine: Engine, site_id: str) -> datetime | None:
+    """Where the site's next incremental import starts, or None before its first import."""
+    marks = table(engine, "wonde_site_watermarks")
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(marks.c.watermark).where(marks.c.site_id == site_id)
+        ).scalar_one_or_none()
+    return as_utc(value)
+
+
+def _school(engine: Engine, school_id: str) -> dict:
+    """The school as the client needs it (for its region's domain), from the catalog."""
+    schools = table(engine, "wonde_schools")
+    with engine.connect() as conn:
+        domain = conn.execute(
+            sa.select(schools.c.region_domain).where(schools.c.id == school_id)
+        ).scalar_one_or_none()
+    return {"id": school_id, "region": {"domain": domain}} if domain else {"id": school_id}
+
+
+def import_site(engine: Engine, client, target: ImportTarget, options: ImportOptions) -> dict:
+    """Import one site's staff and pupils; return the Sync History counts and message.
+
+    ``client`` is a WondeClient on the app connection; the school's own token and region
+    are applied here. Raises after recording the run as Failed.
+    """
+    mark = watermark(engine, target.site_id)
+    full = options.full or (mark is None and options.since is None)
+    since = None if full else (options.since or mark - options.overlap)
+    kind = FULL if full else INCREMENTAL
+    run_id = sync_history.start_run(
+        engine,
+        kind,
+        site_id=target.site_id,
+        dag_id=options.dag_id,
+        dag_run_id=options.dag_run_id,
+        message=f"Importing staff and pupils of school {target.school_id}"
+        + (f" changed since {since:%Y-%m-%d %H:%M} UTC" if since else ""),
+    )
+    started_at = sync_history.get_run(engine, run_id).started_at
+    school_client = client.for_school(_school(engine, target.school_id), target.school_token)
+    tallies: dict[str, _Tally] = {}
+    try:
+        for record_type, path, include in FEEDS:
+            tallies[record_type] = _fetch_and_stage(
+                engine, school_client, run_id, target.school_id, record_type, path, include, since
+            )
+        with engine.begin() as conn:
+            results = {
+                record_type: people_store.apply(
+                    conn,
+                    engine,
+                    run_id,
+                    target.site_id,
+                    record_type,
+                    complete=full,
+                    max_archive_pct=options.max_archive_pct,
+                    approve_mass_archive=options.approve_mass_archive,
+                )
+                for record_type, _, _ in FEEDS
+            }
+            people_store.record_reasons(
+                conn,
+                engine,
+                run_id,
+                [
+                    (t, reason, n)
+                    for t, tally in tallies.items()
+                    for reason, n in tally.filtered.items()
+                ],
+            )
+            _move_watermark(conn, engine, target.site_id, started_at, run_id, full)
+    except Exception as exc:
+        people_store.discard(engine, run_id)
+        _record_issues(engine, run_id, target.site_id, tallies)
+        sync_history.fail_run(engine, run_id, f"Import failed: {exc}", **_counts(tallies, {}))
+        raise
+    people_store.discard(engine, run_id)
+    _record_issues(engine, run_id, target.site_id, tallies)
+    counts = _counts(tallies, results)
+    message = _message(tallies, results, full)
+    sync_history.complete_run(engine, run_id, message, **counts)
+    return {
+        "run_id": run_id,
+        "site_id": target.site_id,
+        "kind": kind,
+        "message": message,
+        "filtered": {t: dict(tally.filtered) for t, tally in tallies.items()},
+        **counts,
+    }
+
+
+def _fetch_and_stage(
+    engine, client, run_id, school_id, record_type, path, include, since
+) -> _Tally:
+    tally = _Tally()
+    seen: set[str] = set()
+    today = pd.Timestamp(utcnow()).normalize()
+    params = {"include": include}
+    if since is not None:
+        params["updated_after"] = since.strftime("%Y-%m-%d %H:%M:%S")
+    for page in client.iter_pages(f"schools/{school_id}/{path}", params):
+        frame = pt.people_frame(page.records, record_type)
+        tally.fetched += len(frame)
+        _stage_frame(engine, run_id, record_type, frame, seen, tally, today)
+    deletion_params = {"type": record_type}
+    if since is not None:
+        deletion_params["updated_after"] = params["updated_after"]
+    for page in client.iter_pages(f"schools/{school_id}/deletions", deletion_params):
+        frame = pt.deletions_frame(page.records, record_type)
+        # Someone listed above is alive in the MIS whatever an older deletion says.
+        frame = frame[~frame["external_id"].isin(seen)]
+        _stage_frame(engine, run_id, record_type, frame, seen, tally, today)
+    return tally
+
+
+def _stage_frame(engine, run_id, record_type, frame, seen, tally: _Tally, today) -> None:
+    if frame.empty:
+        return
+    rejected = pt.rejection_reasons(frame, seen)
+    for ext_id, reason in zip(
+        frame["external_id"][rejected.ne("")], rejected[rejected.ne("")], strict=True
+    ):
+        tally.issues.append((record_type, ext_id, reason, None))
+    tally.rejected += int(rejected.ne("").sum())
+    frame = frame[rejected.eq("")].copy()
+    bad_email = pt.invalid_emails(frame)
+    for ext_id, email in zip(
+        frame["external_id"][bad_email], frame["email"][bad_email], strict=True
+    ):
+        tally.issues.append(
+            (record_type, ext_id, "invalid_email", f"imported without email: {email!r}")
+        )
+    frame.loc[bad_email, "email"] = None
+    frame["reason"] = pt.filter_reasons(frame, record_type, today)
+    frame["desired_status"] = frame["reason"].map(lambda r: "archived" if r else "active")
+    frame["reason"] = frame["reason"].where(frame["reason"].ne(""), None)
+    frame["content_hash"] = pt.content_hash(frame)
+    tally.filtered.update(frame["reason"].dropna())
+    people_store.stage(engine, run_id, record_type, frame)
+
+
+def _move_watermark(conn, engine, site_id, started_at, run_id, full) -> None:
+    marks = table(engine, "wonde_site_watermarks")
+    values = {"watermark": started_at, "last_sync_run_id": run_id, "updated_at": utcnow()}
+    if full:
+        values["last_full_sync_at"] = started_at
+    updated = conn.execute(sa.update(marks).where(marks.c.site_id == site_id).values(**values))
+    if updated.rowcount == 0:
+        conn.execute(sa.insert(marks).values(site_id=site_id, **values))
+
+
+def _record_issues(engine, run_id, site_id, tallies) -> None:
+    rows = [
+        (run_id, site_id, record_type, ext_id, reason, detail)
+        for tally in tallies.values()
+        for record_type, ext_id, reason, detail in tally.issues
+    ]
+    bulk_insert(
+        engine,
+        "wonde_sync_issues",
+        ["sync_run_id", "site_id", "record_type", "external_id", "reason", "detail"],
+        rows,
+    )
+
+
+def _counts(tallies: dict[str, _Tally], results: dict) -> dict[str, int]:
+    counts = {
+        "fetched_count": sum(t.fetched for t in tallies.values()),
+        "rejected_count": sum(t.rejected for t in tallies.values()),
+        "filtered_count": sum(sum(t.filtered.values()) for t in tallies.values()),
+    }
+    for name in ("created", "updated", "unchanged", "archived"):
+        counts[f"{name}_count"] = sum(getattr(r, name) for r in results.values())
+    return counts
+
+
+def _message(tallies: dict[str, _Tally], results: dict, full: bool) -> str:
+    parts = []
+    for record_type, label in ((pt.EMPLOYEE, "Staff"), (pt.STUDENT, "Pupils")):
+        tally, result = tallies[record_type], results[record_type]
+        text = (
+            f"{label}: {tally.fetched} fetched, {result.created} created, "
+            f"{result.updated} updated, {result.unchanged} unchanged, {result.archived} archived"
+        )
+        if result.linked:
+            text += f", {result.linked} linked to existing records"
+        if tally.filtered:
+            reasons = ", ".join(f"{n} {r}" for r, n in sorted(tally.filtered.items()))
+            text += f"; not imported: {reasons}"
+        if tally.rejected:
+            text += f"; {tally.rejected} rejected (see the run's record issues)"
+        parts.append(text)
+    return ("Full import. " if full else "Incremental import. ") + ". ".join(parts) + "."

@@ -1,0 +1,294 @@
+"""Applying an import to ``personnel`` (staff) and ``pupils``: set-based, in one transaction.
+
+Transformed people are first staged in ``wonde_people_staging`` (COPY on PostgreSQL);
+then, for one site, a few statements apply them: link matching hand-made records, upsert
+keyed by (site_id, source='wonde', external_id), archive the filtered and, after a
+complete fetch, the absent. Only rows with source 'wonde' are written (plus the one-time
+link of a hand-made record). Nobody is deleted: people leave by being archived, with when
+and why, and come back as active.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from wonde_sync.database import bulk_insert, table, utcnow
+from wonde_sync.people_transforms import EMPLOYEE, PEOPLE_COLUMNS, STUDENT
+
+SOURCE = "wonde"
+TARGET_TABLES = {EMPLOYEE: "personnel", STUDENT: "pupils"}
+#: Imported columns per record type (staff have no year group).
+TARGET_COLUMNS = {
+    EMPLOYEE: [c for c in PEOPLE_COLUMNS if c != "year_group"],
+    STUDENT: PEOPLE_COLUMNS,
+}
+STAGING = "wonde_people_staging"
+STAGING_COLUMNS = [
+    "sync_run_id",
+    "record_type",
+    *PEOPLE_COLUMNS,
+    "desired_status",
+    "reason",
+    "content_hash",
+]
+ABSENT_REASON = "not_in_mis"
+
+#: A run may archive at most this share of a site's active Wonde people unless approved.
+DEFAULT_MAX_ARCHIVE_PCT = 10.0
+
+
+class MassArchiveBlocked(RuntimeError):
+    """A run would archive more people than allowed; nothing was applied."""
+
+    def __init__(self, site_id: str, would_archive: int, active: int, max_pct: float):
+        self.would_archive, self.active, self.max_pct = would_archive, active, max_pct
+        share = 100.0 * would_archive / active if active else 100.0
+        super().__init__(
+            f"This sync would archive {would_archive} of {active} active people of site "
+            f"{site_id} ({share:.0f}%), more than the {max_pct:g}% allowed, so nothing was "
+            "changed. If this is expected (e.g. the school really removed them), trigger "
+            f"wonde_incremental_sync with Params sites=['{site_id}'], full_resync=true and "
+            "approve_mass_archive=true."
+        )
+
+
+@dataclass
+class ApplyResult:
+    """What applying one record type did."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    archived: int = 0
+    linked: int = 0
+
+
+def stage(engine: Engine, run_id: int, record_type: str, frame: pd.DataFrame) -> None:
+    """Stage transformed people (columns PEOPLE_COLUMNS + desired_status, reason, content_hash)."""
+    columns = [*PEOPLE_COLUMNS, "desired_status", "reason", "content_hash"]
+    rows = (
+        (run_id, record_type, *row)
+        for row in frame[columns]
+        .astype(object)
+        .where(frame[columns].notna(), None)
+        .itertuples(index=False, name=None)
+    )
+    bulk_insert(engine, STAGING, STAGING_COLUMNS, rows)
+
+
+def discard(engine: Engine, run_id: int) -> None:
+    """Remove a run's staged people."""
+    staging = table(engine, STAGING)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(staging).where(staging.c.sync_run_id == run_id))
+
+
+def _count(conn: Connection, query) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+
+
+def apply(
+    conn: Connection,
+    engine: Engine,
+    run_id: int,
+    site_id: str,
+    record_type: str,
+    *,
+    complete: bool,
+    max_archive_pct: float = DEFAULT_MAX_ARCHIVE_PCT,
+    approve_mass_archive: bool = False,
+) -> ApplyResult:
+    """Apply one record type's staged people for a site, inside the caller's transaction.
+
+    ``complete`` says the staged set is everyone Wonde lists (a full fetch), so people
+    missing from it are archived. Raises MassArchiveBlocked before writing anything when
+    the archive count is over ``max_archive_pct`` of the site's active Wonde people.
+    """
+    target = table(engine, TARGET_TABLES[record_type])
+    staging = table(engine, STAGING)
+    mine = sa.and_(staging.c.sync_run_id == run_id, staging.c.record_type == record_type)
+    wonde_rows = sa.and_(target.c.site_id == site_id, target.c.source == SOURCE)
+    same_person = target.c.external_id == staging.c.external_id
+    now = utcnow()
+
+    active_before = _count(
+        conn, sa.select(target.c.id).where(wonde_rows, target.c.status == "active")
+    )
+    to_archive = sa.and_(
+        wonde_rows,
+        target.c.status == "active",
+        same_person,
+        mine,
+        staging.c.desired_status == "archived",
+    )
+    absent = sa.and_(
+        wonde_rows,
+        target.c.status == "active",
+        ~sa.exists().where(mine, same_person),
+    )
+    would_archive = _count(conn, sa.select(target.c.id).where(to_archive))
+    if complete:
+        would_archive += _count(conn, sa.select(target.c.id).where(absent))
+    if (
+        would_archive
+        and not approve_mass_archive
+        and would_archive > max_archive_pct / 100.0 * active_before
+    ):
+        raise MassArchiveBlocked(site_id, would_archive, active_before, max_archive_pct)
+
+    result = ApplyResult()
+    result.linked = _link_hand_made(conn, target, staging, mine, site_id)
+
+    active_staged = sa.and_(mine, staging.c.desired_status == "active")
+    known = sa.exists().where(wonde_rows, same_person)
+    result.created = _count(conn, sa.select(staging.c.external_id).where(active_staged, ~known))
+    result.updated = _count(
+        conn,
+        sa.select(staging.c.external_id).where(
+            active_staged,
+            sa.exists().where(
+                wonde_rows,
+                same_person,
+                sa.or_(
+                    target.c.content_hash.is_distinct_from(staging.c.content_hash),
+                    target.c.status != "active",
+                ),
+            ),
+        ),
+    )
+    result.unchanged = _count(conn, sa.select(staging.c.external_id).where(active_staged)) - (
+        result.created + result.updated
+    )
+
+    columns = TARGET_COLUMNS[record_type]
+    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(target)
+    upsert = insert.from_select(
+        [
+            *columns,
+            "site_id",
+            "source",
+            "status",
+            "content_hash",
+            "created_at",
+            "updated_at",
+            "last_sync_run_id",
+        ],
+        sa.select(
+            *[staging.c[c] for c in columns],
+            sa.literal(site_id),
+            sa.literal(SOURCE),
+            sa.literal("active"),
+            staging.c.content_hash,
+            sa.literal(now),
+            sa.literal(now),
+            sa.literal(run_id),
+        ).where(active_staged),
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["site_id", "source", "external_id"],
+        set_={
+            **{c: upsert.excluded[c] for c in columns[1:]},
+            "content_hash": upsert.excluded.content_hash,
+            "status": "active",
+            "archived_at": None,
+            "archived_reason": None,
+            "updated_at": now,
+            "last_sync_run_id": run_id,
+        },
+        where=sa.or_(
+            target.c.content_hash.is_distinct_from(upsert.excluded.content_hash),
+            target.c.status != "active",
+        ),
+    )
+    conn.execute(upsert)
+
+    archived_values = {
+        "status": "archived",
+        "archived_at": now,
+        "updated_at": now,
+        "last_sync_run_id": run_id,
+    }
+    result.archived = conn.execute(
+        sa.update(target)
+        .where(to_archive)
+        .values(archived_reason=staging.c.reason, **archived_values)
+    ).rowcount
+    if complete:
+        result.archived += conn.execute(
+            sa.update(target).where(absent).values(archived_reason=ABSENT_REASON, **archived_values)
+        ).rowcount
+    return result
+
+
+def _link_hand_made(
+    conn: Connection, target: sa.Table, staging: sa.Table, mine, site_id: str
+) -> int:
+    """Adopt hand-made records that are the same person as a newly seen Wonde record.
+
+    A match is on the email (case-insensitive), else on the MIS id, and only when it is
+    one-to-one, so two people sharing an address are never merged.
+    """
+    newcomers = pd.DataFrame(
+        conn.execute(
+            sa.select(staging.c.external_id, staging.c.email, staging.c.mis_id).where(
+                mine,
+                staging.c.desired_status == "active",
+                ~sa.exists().where(
+                    target.c.site_id == site_id,
+                    target.c.source == SOURCE,
+                    target.c.external_id == staging.c.external_id,
+                ),
+            )
+        ).all(),
+        columns=["external_id", "email", "mis_id"],
+    )
+    if newcomers.empty:
+        return 0
+    hand_made = pd.DataFrame(
+        conn.execute(
+            sa.select(target.c.id, sa.func.lower(target.c.email), target.c.mis_id).where(
+                target.c.site_id == site_id, target.c.source != SOURCE
+            )
+        ).all(),
+        columns=["id", "email", "mis_id"],
+    )
+    if hand_made.empty:
+        return 0
+    links: dict[int, str] = {}
+    for key in ("email", "mis_id"):
+        left = newcomers[newcomers[key].notna() & ~newcomers["external_id"].isin(links.values())]
+        right = hand_made[hand_made[key].notna() & ~hand_made["id"].isin(links.keys())]
+        left = left.drop_duplicates(key, keep=False)
+        right = right.drop_duplicates(key, keep=False)
+        for row in left.merge(right, on=key, suffixes=("", "_hand")).itertuples():
+            links[int(row.id)] = row.external_id
+    if not links:
+        return 0
+    conn.execute(
+        sa.update(target)
+        .where(target.c.id == sa.bindparam("target_id"))
+        .values(
+            source=SOURCE,
+            external_id=sa.bindparam("ext_id"),
+            linked_from_source=target.c.source,
+        ),
+        [{"target_id": k, "ext_id": v} for k, v in links.items()],
+    )
+    return len(links)
+
+
+def record_reasons(conn: Connection, engine: Engine, run_id: int, counts: Iterable[tuple]) -> None:
+    """Store per-run filter counts as (record_type, reason, count)."""
+    rows = [
+        {"sync_run_id": run_id, "record_type": t, "reason": r, "count": n}
+        for t, r, n in counts
+        if n
+    ]
+    if rows:
+        conn.execute(sa.insert(table(engine, "wonde_sync_run_reasons")), rows)

@@ -1,0 +1,172 @@
+"""One site's import against the emulator, on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+from wonde_sync import sync_history
+from wonde_sync.database import table
+from wonde_sync.imports import ImportOptions, import_site
+from wonde_sync.people_store import MassArchiveBlocked
+
+
+def personnel(world, site_id: str) -> dict[str, dict]:
+    t = table(world.engine, "personnel")
+    with world.engine.connect() as conn:
+        rows = conn.execute(sa.select(t).where(t.c.site_id == site_id)).mappings().all()
+    return {r["external_id"]: dict(r) for r in rows}
+
+
+def test_full_import_matches_ground_truth(world):
+    target = world.targets[0]
+    summary = import_site(world.engine, world.client, target, ImportOptions())
+    truth = world.truth(target.school_id)
+    by_status = Counter(p["mis_status"] for p in truth)
+    rows = personnel(world, target.site_id)
+    assert set(rows) == {p["id"] for p in truth if p["mis_status"] == "active"}
+    assert all(r["status"] == "active" and r["source"] == "wonde" for r in rows.values())
+    assert summary["filtered"]["employee"] == {s: n for s, n in by_status.items() if s != "active"}
+    run = sync_history.get_run(world.engine, summary["run_id"])
+    assert run.status == "Completed" and run.kind == "full_import"
+    assert run.counts["created_count"] == by_status["active"] + len(
+        [p for p in world.truth(target.school_id, "student") if p["mis_status"] == "active"]
+    )
+    print(run.message)
+
+
+def test_students_filtered_by_reason_match_ground_truth(world):
+    target = world.targets[1]
+    summary = import_site(world.engine, world.client, target, ImportOptions())
+    truth = world.truth(target.school_id, "student")
+    expected = Counter(p["mis_status"] for p in truth if p["mis_status"] != "active")
+    assert summary["filtered"]["student"] == dict(expected)
+    t = table(world.engine, "pupils")
+    with world.engine.connect() as conn:
+        ids = set(
+            conn.execute(sa.select(t.c.external_id).where(t.c.site_id == target.site_id)).scalars()
+        )
+    assert ids == {p["id"] for p in truth if p["mis_status"] == "active"}
+    reasons = table(world.engine, "wonde_sync_run_reasons")
+    with world.engine.connect() as conn:
+        stored = {
+            (r.record_type, r.reason): r.count
+            for r in conn.execute(
+                sa.select(reasons).where(reasons.c.sync_run_id == summary["run_id"])
+            )
+        }
+    assert {k[1]: v for k, v in stored.items() if k[0] == "student"} == dict(expected)
+
+
+def test_rerun_changes_nothing(world):
+    target = world.targets[0]
+    import_site(world.engine, world.client, target, ImportOptions())
+    before = personnel(world, target.site_id)
+    again = import_site(world.engine, world.client, target, ImportOptions(full=True))
+    assert (again["created_count"], again["updated_count"], again["archived_count"]) == (0, 0, 0)
+    assert again["unchanged_count"] == len(before) + len(
+        [p for p in world.truth(target.school_id, "student") if p["mis_status"] == "active"]
+    )
+    assert personnel(world, target.site_id) == before
+
+
+def test_incremental_picks_up_changes_deletions_and_restores(world):
+    target = world.targets[0]
+    import_site(world.engine, world.client, target, ImportOptions())
+    active = [p for p in world.truth(target.school_id) if p["mis_status"] == "active"]
+    renamed, deleted, suspended = active[0], active[1], active[2]
+    base = f"schools/{target.school_id}/employees"
+    world.control("PATCH", f"{base}/{renamed['id']}", json={"surname": "O'Connor-Ní Bhriain"})
+    world.control("DELETE", f"{base}/{deleted['id']}")
+    world.control("PATCH", f"{base}/{suspended['id']}", json={"mis_status": "suspended"})
+    hired = world.control(
+        "POST",
+        base,
+        json={"forename": "Zoë", "surname": "D'Souza", "email": "z.dsouza@school.example"},
+    )["data"]
+
+    summary = import_site(world.engine, world.client, target, ImportOptions())
+    assert summary["kind"] == "incremental_import"
+    assert summary["fetched_count"] < 10  # only what changed since the watermark
+    rows = personnel(world, target.site_id)
+    assert rows[renamed["id"]]["surname"] == "O'Connor-Ní Bhriain"
+    assert rows[deleted["id"]]["status"] == "archived"
+    assert rows[deleted["id"]]["archived_reason"] == "deleted_in_mis"
+    assert rows[suspended["id"]]["status"] == "archived"
+    assert rows[suspended["id"]]["archived_reason"] == "suspended"
+    assert rows[hired["id"]]["status"] == "active" and rows[hired["id"]]["forename"] == "Zoë"
+    assert summary["archived_count"] == 2 and summary["created_count"] == 1
+
+    world.control("POST", f"{base}/{deleted['id']}/restore")
+    import_site(world.engine, world.client, target, ImportOptions())
+    restored = personnel(world, target.site_id)[deleted["id"]]
+    assert restored["status"] == "active" and restored["archived_reason"] is None
+
+
+def add_hand_made(world, site_id: str, **values) -> int:
+    t = table(world.engine, "personnel")
+    with world.engine.begin() as conn:
+        return conn.execute(
+            sa.insert(t)
+            .values(site_id=site_id, source="manual", status="active", **values)
+            .returning(t.c.id)
+        ).scalar_one()
+
+
+def test_hand_made_records_untouched_and_matches_linked(world):
+    target = world.targets[2]
+    active = [
+        p for p in world.truth(target.school_id) if p["mis_status"] == "active" and p["email"]
+    ]
+    match_id = add_hand_made(
+        world, target.site_id, forename="Typed", surname="By Hand", email=active[0]["email"].upper()
+    )
+    other_id = add_hand_made(
+        world, target.site_id, forename="Visiting", surname="Governor", email="governor@example.org"
+    )
+    import_site(world.engine, world.client, target, ImportOptions())
+    t = table(world.engine, "personnel")
+    with world.engine.connect() as conn:
+        rows = {
+            r["id"]: r
+            for r in conn.execute(sa.select(t).where(t.c.site_id == target.site_id)).mappings()
+        }
+    linked = rows[match_id]
+    assert (linked["source"], linked["external_id"], linked["linked_from_source"]) == (
+        "wonde",
+        active[0]["id"],
+        "manual",
+    )
+    assert linked["forename"] == active[0]["forename"]
+    assert sum(1 for r in rows.values() if r["external_id"] == active[0]["id"]) == 1
+    other = rows[other_id]
+    assert (other["source"], other["forename"], other["status"]) == ("manual", "Visiting", "active")
+    # A full import archives people missing from Wonde, but never a hand-made record.
+    import_site(world.engine, world.client, target, ImportOptions(full=True))
+    with world.engine.connect() as conn:
+        assert (
+            conn.execute(sa.select(t.c.status).where(t.c.id == other_id)).scalar_one() == "active"
+        )
+
+
+def test_mass_archive_guard_then_approval(world):
+    target = world.targets[0]
+    import_site(world.engine, world.client, target, ImportOptions())
+    before = personnel(world, target.site_id)
+    world.control(
+        "POST", "faults", json={"kind": "empty", "path_contains": "/employees", "times": None}
+    )
+    with pytest.raises(MassArchiveBlocked, match=r"would archive .* more than the 10% allowed"):
+        import_site(world.engine, world.client, target, ImportOptions(full=True))
+    assert personnel(world, target.site_id) == before
+    failed = sync_history.list_runs(world.engine, site_id=target.site_id)[0]
+    assert failed.status == "Failed" and "approve_mass_archive" in failed.message
+
+    summary = import_site(
+        world.engine, world.client, target, ImportOptions(full=True, approve_mass_archive=True)
+    )
+    assert summary["archived_count"] == len(before)
+    after = personnel(world, target.site_id)
+    assert {r["status"] for r in after.values()} == {"archived"}
+    assert {r["archived_reason"] for r in after.values()} == {"not_in_mis"}
