@@ -12,6 +12,10 @@ Rebuilds `wonde_schools`, CalmCompliance's copy of Wonde's school directory
    `max_drop_pct` percent against the current catalog (unless `allow_large_drop`).
 5. **publish_catalog** swaps the staged rows in and records the full-sync metadata in one
    transaction, marks the run `Completed` and updates the `wonde_schools` Asset.
+6. **choose_sites** refreshes connection states from Wonde and lists the sites that are
+   enabled, approved and hold a school token; **import_site** then runs a full import of
+   each (dynamic task mapping, pool `wonde_api`): everyone Wonde lists is fetched, people
+   missing from a complete fetch are archived (subject to the mass-archive guard).
 
 Any failure leaves the previous catalog untouched and the run `Failed` with the reason.
 Wonde answering 401/403, or a failed check, is not retried; network faults are.
@@ -50,6 +54,18 @@ WONDE_SCHOOLS = Asset(name="wonde_schools", uri="calm-db://calm_db/wonde_schools
             minimum=0,
             maximum=100,
             description="Refuse a directory this many percent smaller than the current catalog.",
+        ),
+        "approve_mass_archive": Param(
+            False,
+            type="boolean",
+            description="Apply site imports that archive more than max_archive_pct.",
+        ),
+        "max_archive_pct": Param(
+            10.0,
+            type="number",
+            minimum=0,
+            maximum=100,
+            description="Most of a site's active people one import may archive.",
         ),
         "allow_large_drop": Param(
             False,
@@ -96,10 +112,34 @@ def wonde_schools_full_sync():
         dag_run_id = get_current_context()["run_id"]
         return catalog_rebuild.publish(run["run_id"], run["started_at"], dag_run_id, staged)
 
+    @task
+    def choose_sites() -> list[str]:
+        from wonde_sync import scheduled_imports
+
+        return scheduled_imports.sites_to_import()
+
+    @task(multiple_outputs=False, pool="wonde_api", map_index_template="{{ site_id }}")
+    def import_site(site_id: str) -> dict:
+        from wonde_sync import scheduled_imports
+
+        ctx = get_current_context()
+        return scheduled_imports.import_one_site(
+            site_id,
+            full=True,
+            approve_mass_archive=bool(ctx["params"]["approve_mass_archive"]),
+            max_archive_pct=float(ctx["params"]["max_archive_pct"]),
+            dag_id=ctx["dag"].dag_id,
+            dag_run_id=ctx["run_id"],
+        )
+
     run = start_sync_run()
     staged = stage_directory(run)
     prepare_database() >> run
-    validate_catalog(run, staged) >> publish_catalog(run, staged)
+    published = publish_catalog(run, staged)
+    validate_catalog(run, staged) >> published
+    site_ids = choose_sites()
+    published >> site_ids
+    import_site.expand(site_id=site_ids)
 
 
 wonde_schools_full_sync()

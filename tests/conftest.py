@@ -87,13 +87,12 @@ def engine(calm_db):
 
 @pytest.fixture(scope="session")
 def airflow_db():
-    """Airflow's own metadata database (SQLite), migrated once: dag.test() needs it."""
+    """Airflow's own metadata database (SQLite), migrated once, with the ``wonde_api`` pool."""
     import subprocess
     import sys
 
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True
-    )
+    for command in (["db", "migrate"], ["pools", "set", "wonde_api", "2", "Calls to Wonde"]):
+        subprocess.run([sys.executable, "-m", "airflow", *command], check=True, capture_output=True)
 
 
 @pytest.fixture

@@ -295,3 +295,31 @@ def search(engine: Engine, query: str, limit: int = 20) -> list[dict]:
     )
     with engine.connect() as conn:
         return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def refresh_schools(engine: Engine, school_objects: Iterable[dict]) -> int:
+    """Update catalog rows from fresh Wonde school objects; return how many changed.
+
+    Used between full syncs for the schools that sites are connected to; schools not in
+    the catalog yet are added.
+    """
+    frame = schools_frame(list(school_objects))
+    frame = frame[_rejections(frame).eq("")]
+    if frame.empty:
+        return 0
+    schools = table(engine, "wonde_schools")
+    fresh = {row["id"]: row for row in frame.to_dict("records")}
+    with engine.begin() as conn:
+        current = {
+            row["id"]: {c: row[c] for c in CATALOG_COLUMNS}
+            for row in conn.execute(
+                sa.select(schools).where(schools.c.id.in_(list(fresh)))
+            ).mappings()
+        }
+        changed = [row for sid, row in fresh.items() if current.get(sid) != row]
+        for row in changed:
+            if row["id"] in current:
+                conn.execute(sa.update(schools).where(schools.c.id == row["id"]).values(**row))
+            else:
+                conn.execute(sa.insert(schools).values(**row))
+    return len(changed)

@@ -23,7 +23,8 @@ from wonde_sync.database import (
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m wonde_sync", description="Administer the Wonde integration of CalmCompliance."
+        prog="python -m wonde_sync",
+        description="Administer the Wonde integration of CalmCompliance.",
     )
     parser.add_argument(
         "--db", metavar="URL", help="SQLAlchemy URL of the database (default: connection calm_db)"
@@ -84,9 +85,7 @@ def _search(engine, args) -> int:
         print("No schools found. Try searching by name, postcode, or URN.")
         return 0
     for r in results:
-        address = ", ".join(
-            p for p in (r["address_line_1"], r["address_town"], r["postcode"]) if p
-        )
+        address = ", ".join(p for p in (r["address_line_1"], r["address_town"], r["postcode"]) if p)
         print(f"{r['id']}  {r['name']}")
         print(
             f"    {address} | URN {r['urn'] or '-'} | LA {r['la_code'] or '-'} | "

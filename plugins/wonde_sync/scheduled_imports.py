@@ -1,0 +1,132 @@
+"""The steps the sync DAGs run around imports: gatekeeping, choosing sites, one site's run.
+
+Kept out of the DAG files so that they read like the process and parse fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from wonde_sync import catalog, imports, people_store, sites
+from wonde_sync.database import engine_for
+
+log = logging.getLogger(__name__)
+
+NOT_SYNCED = "The school directory hasn't been synced yet: run the full schools catalog sync first."
+
+
+def directory_synced() -> bool:
+    """True when a full catalog sync has completed; otherwise log why imports wait."""
+    if catalog.latest_full_sync(engine_for()) is None:
+        log.warning(NOT_SYNCED)
+        return False
+    return True
+
+
+def _skip_reason(status: sites.SiteStatus, importable: set[str]) -> str | None:
+    if status.site_id in importable:
+        return None
+    if status.connection_status is None:
+        return "not connected to a school"
+    if not status.enabled:
+        return "the integration is disabled for this site"
+    return {
+        "pending": "access is pending approval by the school",
+        "declined": "access was declined by the school",
+        "revoked": "access was revoked by the school",
+        "approved": "School Already Approved: no school token is stored (Revoke & Re-request)",
+    }.get(status.connection_status, f"connection status is {status.connection_status}")
+
+
+def sites_to_import(requested: list[str] | None = None, refresh: bool = True) -> list[str]:
+    """Refresh connection states from Wonde, then list the sites that can be imported.
+
+    Every other site is logged with the reason it gets no import. ``requested`` narrows
+    the choice (a manual run's Param); naming a site that cannot be imported is an error.
+    """
+    from wonde_sync import connections
+    from wonde_sync.client import WondeClient
+
+    engine = engine_for()
+    if refresh:
+        result = connections.reconcile(engine, WondeClient())
+        log.info("Connection states refreshed from Wonde: %s", result)
+    importable = {t.site_id for t in connections.importable_connections(engine)}
+    chosen = []
+    for status in sites.site_statuses(engine):
+        if requested and status.site_id not in requested:
+            continue
+        reason = _skip_reason(status, importable)
+        if reason:
+            log.info("Site %s gets no import: %s", status.site_id, reason)
+        else:
+            chosen.append(status.site_id)
+    unknown = set(requested or ()) - {s.site_id for s in sites.site_statuses(engine)}
+    if unknown:
+        raise ValueError(f"Unknown site(s) in the Param sites: {', '.join(sorted(unknown))}")
+    if not chosen:
+        log.warning("No connection is both enabled and approved: nothing to import.")
+    return sorted(chosen)
+
+
+def import_one_site(
+    site_id: str,
+    *,
+    full: bool,
+    since: datetime | None = None,
+    approve_mass_archive: bool = False,
+    max_archive_pct: float = people_store.DEFAULT_MAX_ARCHIVE_PCT,
+    dag_id: str | None = None,
+    dag_run_id: str | None = None,
+) -> dict:
+    """Run one site's import; failures a retry cannot fix become no-retry failures."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from wonde_sync import connections
+    from wonde_sync.client import WondeClient
+    from wonde_sync.errors import WondeAuthError, WondeForbiddenError
+
+    engine = engine_for()
+    targets = {t.site_id: t for t in connections.importable_connections(engine)}
+    if site_id not in targets:
+        raise AirflowFailException(
+            f"Site {site_id} can no longer be imported: its connection changed since the run began."
+        )
+    options = imports.ImportOptions(
+        full=full,
+        since=since,
+        approve_mass_archive=approve_mass_archive,
+        max_archive_pct=max_archive_pct,
+        dag_id=dag_id,
+        dag_run_id=dag_run_id,
+    )
+    try:
+        summary = imports.import_site(engine, WondeClient(), targets[site_id], options)
+    except (people_store.MassArchiveBlocked, WondeAuthError, WondeForbiddenError) as exc:
+        raise AirflowFailException(str(exc)) from exc
+    log.info("Site %s: %s", site_id, summary["message"])
+    return {k: v for k, v in summary.items() if k != "message"}
+
+
+def parse_since(value: str | None, overlap: timedelta = imports.DEFAULT_OVERLAP) -> datetime | None:
+    """The Param ``since`` (ISO date or date-time, UTC) as a datetime, or None when blank."""
+    if not value:
+        return None
+    from wonde_sync.database import as_utc
+
+    try:
+        return as_utc(datetime.fromisoformat(value.strip()))
+    except ValueError as exc:
+        raise ValueError(f"Param since must be an ISO date like 2026-11-01, got {value!r}") from exc
+
+
+def refresh_connected_schools() -> int:
+    """Re-read the catalog entries of connected schools from Wonde; return how many changed."""
+    from wonde_sync import connections
+    from wonde_sync.client import WondeClient
+
+    engine = engine_for()
+    client = WondeClient()
+    school_ids = sorted({t.school_id for t in connections.importable_connections(engine)})
+    return catalog.refresh_schools(engine, (client.get(f"schools/{sid}") for sid in school_ids))
