@@ -45,6 +45,7 @@ def child(mode: str, db_url: str, wonde_url: str) -> None:
         }
     )
     import pandas as pd
+
     from wonde_sync import catalog, sync_history
     from wonde_sync.client import WondeClient
     from wonde_sync.database import apply_schema, engine_from_url

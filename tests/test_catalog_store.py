@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+
 from wonde_sync import catalog, sync_history
 from wonde_sync.database import apply_schema, table
 

@@ -9,7 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-EXPECTED_DAGS = {"wonde_schools_full_sync", "wonde_incremental_sync"}
+EXPECTED_DAGS = {"wonde_schools_full_sync", "wonde_incremental_sync", "wonde_connections_reconcile"}
 
 
 @pytest.fixture(scope="module")

@@ -128,7 +128,9 @@ def test_lasting_network_fault_fails_cleanly(airflow_db, start_emulator, db):
 
 def test_transient_faults_are_retried_without_gaps_or_duplicates(airflow_db, start_emulator, db):
     emu = start_emulator(schools=900, seed=9)
-    fault(emu, kind="status", status=503, retry_after=0, path_contains="/schools/all", skip=1, times=2)
+    fault(
+        emu, kind="status", status=503, retry_after=0, path_contains="/schools/all", skip=1, times=2
+    )
     fault(emu, kind="reset", path_contains="/schools/all", skip=3, times=1)
     assert run_full_sync() == "success"
     assert [r.id for r in catalog_rows(db)] == sorted(emu.school_ids())

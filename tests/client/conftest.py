@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from wonde_sync.client import WondeClient
 
 APP_TOKEN = "app-token-5f3c9e1d7a"

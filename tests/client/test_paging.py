@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from airflow.sdk import BaseHook
+
 from wonde_sync.client import Page, WondeClient
 from wonde_sync.errors import WondeResponseError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from wonde_sync.client import _parse_retry_after
 from wonde_sync.errors import WondeTransientError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+
 from wonde_sync.errors import WondeAuthError, WondeForbiddenError
 
 from .conftest import APP_TOKEN

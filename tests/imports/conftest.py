@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+
 from wonde_sync import catalog, sites, sync_history
 from wonde_sync.imports import ImportTarget
 

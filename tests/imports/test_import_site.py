@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
+
 from wonde_sync import sync_history
 from wonde_sync.database import table
 from wonde_sync.imports import ImportOptions, import_site
