@@ -36,12 +36,14 @@ def start_emulator(schools: int, staff: int) -> tuple[subprocess.Popen, str]:
             str(schools),
             "--staff-per-school",
             str(staff),
+            "--students-per-school",
+            "30",
             "--seed",
             "7",
             "--token",
             TOKEN,
             "--approved",
-            "3",
+            "0",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -89,41 +91,157 @@ def run(cmd: list[str], env: dict[str, str], log: Path) -> None:
         )
 
 
+DEMO_SITES = (
+    ("oak-primary", "Oak Primary"),
+    ("ash-academy", "Ash Academy"),
+    ("elm-high", "Elm High"),
+)
+
+
+def airflow(args: list[str], env: dict[str, str], log: str) -> float:
+    """Run an Airflow CLI command; return how long it took."""
+    started = time.monotonic()
+    run([str(VENV_BIN / "airflow"), *args], env, DEMO / log)
+    return time.monotonic() - started
+
+
+def admin(args: list[str], env: dict[str, str]) -> str:
+    """Run the admin CLI (python -m wonde_sync) and return what it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "wonde_sync", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.exit(f"python -m wonde_sync {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def connect_sites(engine, env: dict[str, str], wonde_url: str) -> None:
+    """Three sites request access to three schools; the first two schools approve."""
+    import requests
+
+    from wonde_sync import connections
+
+    school_ids = [row["id"] for row in engine_rows(engine)]
+    for (site_id, name), school_id in zip(DEMO_SITES, school_ids, strict=True):
+        admin(["add-site", site_id, "--name", name], env)
+        admin(
+            [
+                "request-access",
+                site_id,
+                school_id,
+                "--first-name",
+                "Siân",
+                "--last-name",
+                "O'Neill",
+                "--email",
+                "sian.oneill@calm.example",
+            ],
+            env,
+        )
+    for school_id in school_ids[:2]:
+        approval = requests.post(
+            f"{wonde_url}/_emulator/schools/{school_id}/approve", timeout=10
+        ).json()
+        # What the schoolApproved webhook receiver does when Wonde delivers the token.
+        connections.record_approval(engine, school_id, approval["school_token"])
+
+
+def engine_rows(engine) -> list[dict]:
+    """The first schools of the catalog, by name."""
+    import sqlalchemy as sa
+
+    from wonde_sync.database import table
+
+    schools = table(engine, "wonde_schools")
+    with engine.connect() as conn:
+        query = sa.select(schools.c.id).order_by(schools.c.name).limit(len(DEMO_SITES))
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
 def main() -> None:
     """Run the demo and print its summary."""
     schools = int(os.environ.get("DEMO_SCHOOLS", "5000"))
     staff = int(os.environ.get("DEMO_STAFF", "40"))
     DEMO.mkdir(exist_ok=True)
+    for leftover in DEMO.glob("calm.db*"):  # each demo starts from an empty database
+        leftover.unlink()
+    os.environ.setdefault("CALM_ENVIRONMENT", "demo")
     emulator, wonde_url = start_emulator(schools, staff)
-    try:
-        env = airflow_env(wonde_url)
-        print(f"Wonde emulator: {wonde_url} ({schools} schools)")
-        run([str(VENV_BIN / "airflow"), "db", "migrate"], env, DEMO / "airflow-db-migrate.log")
-        started = time.monotonic()
-        run(
-            [str(VENV_BIN / "airflow"), "dags", "test", "wonde_schools_full_sync"],
-            env,
-            DEMO / "wonde_schools_full_sync.log",
-        )
-        took = time.monotonic() - started
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
-
-    from wonde_sync import catalog, sync_history
     from wonde_sync.database import engine_from_url
 
     engine = engine_from_url(f"sqlite:///{CALM_DB}")
-    run_row = sync_history.list_runs(engine, kind="catalog", limit=1)[0]
+    try:
+        env = airflow_env(wonde_url)
+        print(f"Wonde emulator: {wonde_url} ({schools} schools, {staff} staff each)")
+        airflow(["db", "migrate"], env, "airflow-db-migrate.log")
+        airflow(["pools", "set", "wonde_api", "2", "Calls to Wonde"], env, "airflow-pools.log")
+        full_took = airflow(
+            ["dags", "test", "wonde_schools_full_sync"], env, "wonde_schools_full_sync.log"
+        )
+        connect_sites(engine, env, wonde_url)
+        incremental_took = airflow(
+            ["dags", "test", "wonde_incremental_sync"], env, "wonde_incremental_sync.log"
+        )
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    ok = summary(engine, full_took, incremental_took)
+    if not ok:
+        sys.exit(1)
+
+
+def summary(engine, full_took: float, incremental_took: float) -> bool:
+    """Print what the two DAG runs did; True when every run completed."""
+    import sqlalchemy as sa
+
+    from wonde_sync import catalog, connections, sync_history
+    from wonde_sync.database import table
+
+    catalog_run = sync_history.list_runs(engine, kind="catalog", limit=1)[0]
     print()
     print("Full schools sync (wonde_schools_full_sync)")
     print(f"  schools in the catalog: {catalog.catalog_count(engine)}")
-    print(f"  time taken:             {took:.1f} s (airflow dags test, incl. start-up)")
-    print(f"  Sync History #{run_row.id}:        {run_row.status} - {run_row.message}")
-    print(f"  database:               {CALM_DB.relative_to(REPO)}")
-    print(f"  logs:                   {DEMO.relative_to(REPO)}/*.log")
-    if run_row.status != "Completed":
-        sys.exit(1)
+    print(f"  time taken:             {full_took:.1f} s (airflow dags test, incl. start-up)")
+    print(f"  Sync History #{catalog_run.id}:        {catalog_run.status} - {catalog_run.message}")
+    print()
+    print(f"Incremental sync (wonde_incremental_sync), {incremental_took:.1f} s")
+    reasons = table(engine, "wonde_sync_run_reasons")
+    personnel = table(engine, "personnel")
+    all_ok = catalog_run.status == "Completed"
+    for status in connections.connection_statuses(engine):
+        enabled = "enabled" if status.enabled else "disabled"
+        print(f"  site {status.site_id} -> {status.school_name}: {status.label} ({enabled})")
+        runs = sync_history.list_runs(engine, site_id=status.site_id, limit=1)
+        if not runs:
+            print("    no import (see the connection status above)")
+            continue
+        run_row = runs[0]
+        all_ok = all_ok and run_row.status == "Completed"
+        with engine.connect() as conn:
+            active = conn.execute(
+                sa.select(sa.func.count()).where(
+                    personnel.c.site_id == status.site_id, personnel.c.status == "active"
+                )
+            ).scalar_one()
+            filtered = conn.execute(
+                sa.select(reasons.c.record_type, reasons.c.reason, reasons.c.count)
+                .where(reasons.c.sync_run_id == run_row.id)
+                .order_by(reasons.c.record_type, reasons.c.reason)
+            ).all()
+        print(
+            f"    Sync History #{run_row.id} {run_row.kind}: {run_row.status}; "
+            f"{active} active staff in personnel"
+        )
+        for record_type, reason, count in filtered:
+            print(f"    not imported ({record_type}): {count} {reason}")
+    print()
+    print(f"Database: {CALM_DB.relative_to(REPO)}; logs: {DEMO.relative_to(REPO)}/*.log")
+    print("Explore: .venv/bin/python -m wonde_sync --db sqlite:///.demo/calm.db history")
+    return all_ok
 
 
 if __name__ == "__main__":

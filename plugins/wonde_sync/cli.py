@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
-from wonde_sync import catalog, sites, sync_history
+from wonde_sync import catalog, cli_connections, sites, sync_history
 from wonde_sync.database import (
     DatabaseConfigError,
     apply_schema,
@@ -21,7 +21,7 @@ from wonde_sync.database import (
 )
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, dict]:
     parser = argparse.ArgumentParser(
         prog="python -m wonde_sync",
         description="Administer the Wonde integration of CalmCompliance.",
@@ -49,12 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--kind", help="only runs of this kind (e.g. catalog)")
     history.add_argument("--status", choices=["Processing", "Completed", "Failed"])
     history.add_argument("--limit", type=int, default=20)
-    return parser
+    return parser, cli_connections.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one admin command; return the process exit code."""
-    args = _parser().parse_args(argv)
+    parser, connection_handlers = _parser()
+    args = parser.parse_args(argv)
     try:
         engine = engine_from_url(args.db) if args.db else engine_for()
         if args.command == "init-db":
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "search": _search,
             "status": _status,
             "history": _history,
+            **connection_handlers,
         }[args.command]
         return handler(engine, args)
     except (DatabaseConfigError, catalog.SearchQueryError, sites.SiteError) as exc:
