@@ -267,25 +267,48 @@ def latest_full_sync(engine: Engine) -> FullSyncMetadata | None:
     )
 
 
+#: Most results one search returns, and the longest query it accepts.
+MAX_SEARCH_RESULTS = 50
+MAX_SEARCH_CHARS = 100
+# Typed or not, these do not change which school is meant: "St Mary's", "St Marys",
+# "St Mary’s" and "St. Mary's" are the same search.
+_IGNORED_IN_NAMES = ("'", "\u2019", "\u2018", "`", ".")
+
+
+def _name_key(text: str) -> str:
+    for char in _IGNORED_IN_NAMES:
+        text = text.replace(char, "")
+    return " ".join(text.lower().split())
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def search(engine: Engine, query: str, limit: int = 20) -> list[dict]:
-    """Search the catalog by name, postcode or URN, best matches first.
+    """Search the catalog by name, postcode or URN, best matches first (at most 50).
 
     Ranking: exact URN, then postcode prefix, then name prefix, then name contains.
+    Case, repeated spaces, spaces inside postcodes, apostrophes and full stops in names
+    do not matter.
     """
-    text = (query or "").strip()
-    if len(text) < MIN_SEARCH_CHARS:
+    text = " ".join((query or "").split())
+    needle = _name_key(text)
+    if len(needle) < MIN_SEARCH_CHARS:
         raise SearchQueryError(f"Enter at least {MIN_SEARCH_CHARS} characters to search")
+    if len(text) > MAX_SEARCH_CHARS:
+        raise SearchQueryError(f"Search with at most {MAX_SEARCH_CHARS} characters")
+    limit = max(1, min(int(limit), MAX_SEARCH_RESULTS))
     schools = table(engine, "wonde_schools")
     name = sa.func.lower(schools.c.name)
+    for char in _IGNORED_IN_NAMES:
+        name = sa.func.replace(name, char, "")
     postcode = sa.func.replace(sa.func.upper(schools.c.postcode), " ", "")
-    needle = text.lower()
     pc_needle = text.upper().replace(" ", "")
-    like_escape = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pc_escape = pc_needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     urn_match = schools.c.urn == text
-    postcode_match = postcode.like(f"{pc_escape}%", escape="\\")
-    prefix_match = name.like(f"{like_escape}%", escape="\\")
-    contains_match = name.like(f"%{like_escape}%", escape="\\")
+    postcode_match = postcode.like(f"{_like_literal(pc_needle)}%", escape="\\")
+    prefix_match = name.like(f"{_like_literal(needle)}%", escape="\\")
+    contains_match = name.like(f"%{_like_literal(needle)}%", escape="\\")
     rank = sa.case((urn_match, 0), (postcode_match, 1), (prefix_match, 2), else_=3).label("rank")
     stmt = (
         sa.select(schools, rank)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from wonde_sync import people_store, sync_history
 from wonde_sync import people_transforms as pt
+from wonde_sync.connections import ImportTarget
 from wonde_sync.database import as_utc, bulk_insert, table, utcnow
 
 log = logging.getLogger(__name__)
@@ -32,15 +33,6 @@ FEEDS = (
     (pt.EMPLOYEE, "employees", "employment_details,contact_details"),
     (pt.STUDENT, "students", "education_details,contact_details"),
 )
-
-
-@dataclass(frozen=True)
-class ImportTarget:
-    """A connection that may be imported: enabled, approved, with a school token."""
-
-    site_id: str
-    school_id: str
-    school_token: str
 
 
 @dataclass

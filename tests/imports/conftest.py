@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from wonde_sync import catalog, sites, sync_history
-from wonde_sync.imports import ImportTarget
+from wonde_sync.connections import ImportTarget
 
 
 @dataclass

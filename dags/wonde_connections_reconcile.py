@@ -1,0 +1,93 @@
+"""
+### Wonde connections: hourly reconcile
+
+Keeps each site's connection (`wonde_connections`) in line with Wonde, in case a webhook
+was missed, and tells the import DAGs when a connection became approved:
+
+1. **prepare_database** applies pending schema migrations to `calm_db`.
+2. **reconcile_connections** reads Wonde's access lists (`/schools`, `/schools/pending`,
+   `/schools/declined`, `/schools/revoked`, page by page) and repairs local states:
+   a missed decline or revocation is applied; a school Wonde lists as approved while no
+   school token reached CalmCompliance becomes *School Already Approved* (the admin's
+   action: Revoke & Re-request). Nothing is written unless every list was read.
+3. **announce_approvals** emits an event on the Asset `wonde_connection_approved`
+   (extra: `site_ids`) for connections that became enabled, approved and hold a token
+   since the last announcement; it is skipped when there are none, so an import DAG
+   scheduled on the Asset runs only when there is something new to import.
+
+Wonde answering 401/403 fails the run without Airflow retries (fix the app token of
+`wonde_default`); network faults and 5xx are retried.
+Connections: `wonde_default` (Wonde, app token), `calm_db` (the CalmCompliance database).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+WONDE_CONNECTION_APPROVED = Asset(
+    name="wonde_connection_approved", uri="calm-db://calm_db/wonde_connections/approved"
+)
+
+
+@dag(
+    dag_id="wonde_connections_reconcile",
+    schedule=CronTriggerTimetable("15 * * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["wonde", "connections"],
+    default_args={
+        "owner": "calm-integrations",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+    },
+)
+def wonde_connections_reconcile():
+    @task
+    def prepare_database() -> list[str]:
+        from wonde_sync.database import apply_schema, engine_for
+
+        return apply_schema(engine_for())
+
+    @task(multiple_outputs=False)
+    def reconcile_connections() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from wonde_sync import connections
+        from wonde_sync.client import WondeClient
+        from wonde_sync.database import engine_for
+        from wonde_sync.errors import WondeAuthError, WondeForbiddenError
+
+        try:
+            result = connections.reconcile(engine_for(), WondeClient())
+        except (WondeAuthError, WondeForbiddenError) as exc:
+            raise AirflowFailException(str(exc)) from exc
+        return result.summary()
+
+    @task(outlets=[WONDE_CONNECTION_APPROVED])
+    def announce_approvals(result: dict) -> list[str]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from wonde_sync import connections
+        from wonde_sync.database import engine_for
+
+        site_ids = result["newly_approved"]
+        if not site_ids:
+            raise AirflowSkipException("No connection became approved since the last run.")
+        events = get_current_context()["outlet_events"]
+        events[WONDE_CONNECTION_APPROVED].extra = {"site_ids": site_ids}
+        connections.mark_approvals_announced(engine_for(), site_ids)
+        return site_ids
+
+    result = reconcile_connections()
+    prepare_database() >> result
+    announce_approvals(result)
+
+
+wonde_connections_reconcile()

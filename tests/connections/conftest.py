@@ -1,0 +1,229 @@
+"""Fixtures for the connection-lifecycle tests.
+
+A real emulator (Wonde), a real database on both backends (``engine``), the catalog read
+from the emulator's directory, two sites with one admin each plus an outsider, the FastAPI
+app driven by a TestClient, and a real uvicorn server on loopback that receives the
+emulator's webhooks.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+#: Contains '+' and '/' on purpose: Wonde secrets may, and form decoding would break them.
+WEBHOOK_SECRET = "wh+s3cr3t/with==padding"
+
+CONTACT = {
+    "first_name": "Ann",
+    "last_name": "O'Neill",
+    "email": "ann.oneill@school.example.org",
+    "phone": "01234 567890",
+    "notes": "Data protection lead",
+}
+
+
+@pytest.fixture(autouse=True)
+def lifecycle_env(monkeypatch):
+    """The test environment: the published dev token key, no secrets from the host."""
+    monkeypatch.setenv("CALM_ENVIRONMENT", "test")
+    monkeypatch.delenv("WONDE_TOKEN_KEY", raising=False)
+    monkeypatch.delenv("WONDE_WEBHOOK_SECRET", raising=False)
+
+
+class Control:
+    """The emulator's control API (``/_emulator/``)."""
+
+    def __init__(self, emu: Any) -> None:
+        self.emu = emu
+        self.url = f"{emu.base_url}/_emulator"
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        response = requests.request(method, f"{self.url}/{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def approve(self, school_id: str) -> dict:
+        return self.call("POST", f"schools/{school_id}/approve", {})
+
+    def decline(self, school_id: str, reason: str | None = None) -> dict:
+        return self.call("POST", f"schools/{school_id}/decline", {"reason": reason})
+
+    def revoke(self, school_id: str, reason: str | None = None) -> dict:
+        return self.call("POST", f"schools/{school_id}/revoke", {"reason": reason})
+
+    def state(self, school_id: str) -> dict:
+        return self.call("GET", f"schools/{school_id}/state")
+
+    def configure(self, **settings: Any) -> dict:
+        return self.call("POST", "config", settings)
+
+    def deliveries(self) -> list[dict]:
+        return self.call("GET", "webhooks")["data"]
+
+    def requests_to(self, fragment: str) -> int:
+        counts = self.call("GET", "requests")["by_path"]
+        return sum(n for path, n in counts.items() if fragment in path)
+
+    def fault(self, **spec: Any) -> None:
+        self.call("POST", "faults", spec)
+
+
+@dataclass
+class World:
+    """One test's emulator, database, sites, users and their API tokens."""
+
+    emu: Any
+    control: Control
+    engine: sa.Engine
+    schools: list[str]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self):
+        from wonde_sync.client import WondeClient
+
+        return WondeClient(backoff_initial=0.01, backoff_max=0.05, timeout=10.0)
+
+    def auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    def row(self, site_id: str) -> dict | None:
+        from wonde_sync.database import table
+
+        connections = table(self.engine, "wonde_connections")
+        with self.engine.connect() as conn:
+            found = (
+                conn.execute(sa.select(connections).where(connections.c.site_id == site_id))
+                .mappings()
+                .first()
+            )
+        return dict(found) if found else None
+
+    def snapshot(self) -> dict[str, list[tuple]]:
+        """Every lifecycle table, to assert that nothing changed."""
+        from wonde_sync.database import table
+
+        tables = (
+            "wonde_connections",
+            "wonde_connection_history",
+            "wonde_webhook_events",
+            "wonde_site_admins",
+        )
+        taken = {}
+        with self.engine.connect() as conn:
+            for name in tables:
+                t = table(self.engine, name)
+                key = list(t.primary_key.columns) or list(t.c)
+                taken[name] = [tuple(r) for r in conn.execute(sa.select(t).order_by(*key))]
+        return taken
+
+    def history(self, site_id: str) -> list[str]:
+        from wonde_sync.database import table
+
+        history = table(self.engine, "wonde_connection_history")
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(history.c.change)
+                    .where(history.c.site_id == site_id)
+                    .order_by(history.c.id)
+                ).scalars()
+            )
+
+
+def load_catalog(engine, client) -> None:
+    """Publish the emulator's directory as the catalog."""
+    from wonde_sync import catalog, sync_history
+
+    run_id = sync_history.start_run(engine, "catalog")
+    catalog.stage(engine, run_id, (page.records for page in client.iter_pages("schools/all")))
+    catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+
+
+@pytest.fixture
+def world(engine, start_emulator) -> World:
+    """30 schools (the first 2 already approved for the app), sites a and b, three users."""
+    from wonde_sync import api_access, sites
+
+    emu = start_emulator(schools=30, staff_per_school=2, seed=4, approved=2)
+    world = World(emu=emu, control=Control(emu), engine=engine, schools=emu.school_ids())
+    load_catalog(engine, world.client())
+    sites.add_site(engine, "site-a", "Ashdown Academy")
+    sites.add_site(engine, "site-b", "Beacon School")
+    for user, site in (("ann@site-a", "site-a"), ("bob@site-b", "site-b"), ("eve", None)):
+        world.tokens[user] = api_access.create_api_token(engine, user).token
+        if site:
+            api_access.grant_site_admin(engine, user, site)
+    return world
+
+
+@pytest.fixture
+def api(world):
+    """A TestClient on the API wired to the test database and the emulator."""
+    from fastapi.testclient import TestClient
+
+    from wonde_sync.api import create_app
+
+    app = create_app(
+        engine=world.engine, client_factory=world.client, webhook_secret=WEBHOOK_SECRET
+    )
+    with TestClient(app) as client:
+        yield client
+
+
+class Receiver:
+    """The API served by uvicorn on a free loopback port."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/webhooks/wonde"
+
+    def start(self) -> None:
+        self.thread.start()
+        # Wait for readiness by asking the server, not by sleeping a fixed time.
+        for _ in range(500):
+            if self.server.started:
+                return
+            self.thread.join(0.01)
+        raise RuntimeError("the webhook receiver did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+@pytest.fixture
+def receiver(world):
+    """A real HTTP receiver for the emulator's webhooks (secret appended by the emulator)."""
+    from wonde_sync.api import create_app
+
+    app = create_app(
+        engine=world.engine, client_factory=world.client, webhook_secret=WEBHOOK_SECRET
+    )
+    server = Receiver(app)
+    server.start()
+    world.control.configure(webhook_url=server.webhook_url, webhook_secret=WEBHOOK_SECRET)
+    yield server
+    world.control.configure(webhook_url=None, webhook_secret=None)
+    server.stop()

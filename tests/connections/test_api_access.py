@@ -1,0 +1,121 @@
+"""Access control: service tokens (401) and site admins (403); refusals change nothing."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import sqlalchemy as sa
+
+from tests.connections.conftest import CONTACT
+from wonde_sync import api_access, connections
+from wonde_sync.database import table
+
+#: Every route of a site: (method, path, JSON body).
+SITE_ROUTES = [
+    ("GET", "/sites/{site}/connection", None),
+    ("POST", "/sites/{site}/connection/request-access", "request"),
+    ("POST", "/sites/{site}/connection/revoke-and-rerequest", None),
+    ("POST", "/sites/{site}/connection/enable", None),
+    ("POST", "/sites/{site}/connection/disable", None),
+]
+OTHER_ROUTES = [("GET", "/schools/search?q=school", None), ("GET", "/connections", None)]
+
+
+@pytest.fixture
+def connected(world) -> str:
+    """site-a is approved for a school (token held); returns the school id."""
+    school = world.schools[3]
+    connections.request_access(world.engine, world.client(), "site-a", school, CONTACT)
+    connections.record_approval(world.engine, school, "tok-" + "a" * 36)
+    return school
+
+
+def call(api, world, method, path, body, headers, site="site-a", school=None):
+    json = {"school_id": school or world.schools[9], **CONTACT} if body == "request" else None
+    return api.request(method, path.format(site=site), json=json, headers=headers)
+
+
+def unauthenticated_headers(world) -> list[dict]:
+    revoked = api_access.create_api_token(world.engine, "ann@site-a")
+    api_access.revoke_api_token(world.engine, revoked.token_id)
+    return [
+        {},
+        {"Authorization": ""},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer cwt_not-a-real-token"},
+        {"Authorization": f"Basic {world.tokens['ann@site-a']}"},
+        {"Authorization": f"Bearer {world.tokens['ann@site-a']}x"},
+        {"Authorization": f"Bearer {revoked.token}"},
+    ]
+
+
+@pytest.mark.parametrize("method, path, body", SITE_ROUTES + OTHER_ROUTES)
+def test_unauthenticated_calls_get_401_and_change_nothing(
+    api, world, connected, method, path, body
+):
+    before = world.snapshot()
+    wonde_calls = world.control.requests_to("/schools/")
+    for headers in unauthenticated_headers(world):
+        answer = call(api, world, method, path, body, headers)
+        assert answer.status_code == 401, (headers, answer.text)
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
+        assert "Authentication required" in answer.json()["detail"]
+    assert world.snapshot() == before
+    assert world.control.requests_to("/schools/") == wonde_calls
+
+
+@pytest.mark.parametrize("method, path, body", SITE_ROUTES)
+@pytest.mark.parametrize(
+    "user, site",
+    [
+        ("bob@site-b", "site-a"),  # an admin of another site
+        ("eve", "site-a"),  # authenticated, admin of nothing
+        ("bob@site-b", "no-such-site"),  # same answer as for a site that exists
+    ],
+)
+def test_cross_site_calls_get_403_and_change_nothing(
+    api, world, connected, method, path, body, user, site
+):
+    before = world.snapshot()
+    wonde_calls = world.control.requests_to("/schools/")
+    answer = call(api, world, method, path, body, world.auth(user), site=site, school=connected)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["detail"] == f"You are not an admin of site {site}."
+    assert "school" not in answer.text.lower()  # nothing about the site's connection leaks
+    assert world.snapshot() == before
+    assert world.control.requests_to("/schools/") == wonde_calls
+
+
+def test_an_admin_of_two_sites_manages_both(api, world, connected):
+    api_access.grant_site_admin(world.engine, "ann@site-a", "site-b")
+    answer = api.get("/sites/site-b/connection", headers=world.auth("ann@site-a"))
+    assert answer.status_code == 200 and answer.json()["state"] == "not_connected"
+    api_access.revoke_site_admin(world.engine, "ann@site-a", "site-b")
+    assert api.get("/sites/site-b/connection", headers=world.auth("ann@site-a")).status_code == 403
+
+
+def test_tokens_are_stored_as_sha256_only(world):
+    issued = api_access.create_api_token(world.engine, "carol", label="web app")
+    tokens = table(world.engine, "wonde_api_tokens")
+    with world.engine.connect() as conn:
+        rows = conn.execute(sa.select(tokens)).mappings().all()
+    stored = [dict(r) for r in rows if r["id"] == issued.token_id][0]
+    assert stored["token_sha256"] == hashlib.sha256(issued.token.encode()).hexdigest()
+    assert all(issued.token not in str(value) for r in rows for value in r.values())
+    assert issued.token not in repr(issued)
+    assert issued.token.startswith("cwt_") and len(issued.token) > 40
+    assert api_access.authenticate(world.engine, issued.token).user_id == "carol"
+    assert api_access.list_api_tokens(world.engine, "carol")[0].label == "web app"
+
+
+@pytest.mark.parametrize("user_id", ["", " ", "bad user", "x" * 200, "-leading"])
+def test_invalid_user_ids_are_refused(world, user_id):
+    with pytest.raises(api_access.AccessError, match="Invalid user id"):
+        api_access.create_api_token(world.engine, user_id)
+
+
+def test_admin_of_unknown_site_is_refused(world):
+    with pytest.raises(api_access.AccessError, match="No site 'nowhere'"):
+        api_access.grant_site_admin(world.engine, "ann@site-a", "nowhere")
+    assert api_access.grant_site_admin(world.engine, "ann@site-a", "site-a") is False
