@@ -25,12 +25,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-WONDE_CONNECTION_APPROVED = Asset(
-    name="wonde_connection_approved", uri="calm-db://calm_db/wonde_connections/approved"
-)
+from wonde_sync.assets import WONDE_CONNECTION_APPROVED
 
 
 @dag(

@@ -1,5 +1,5 @@
 """
-### Wonde daily incremental sync (03:00 UTC)
+### Wonde daily incremental sync (03:00 UTC, and when a connection is approved)
 
 Keeps each connected site's staff (`personnel`) and pupils (`pupils`) in step with its
 school's MIS, importing only what Wonde reports changed since the site's watermark
@@ -26,13 +26,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import AssetOrTimeSchedule, Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
+
+from wonde_sync.assets import WONDE_CONNECTION_APPROVED
 
 
 @dag(
     dag_id="wonde_incremental_sync",
-    schedule=CronTriggerTimetable("0 3 * * *", timezone="UTC", interval=timedelta(days=1)),
+    # Daily at 03:00 UTC over the previous day, and as soon as a connection is approved.
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 3 * * *", timezone="UTC", interval=timedelta(days=1)),
+        assets=[WONDE_CONNECTION_APPROVED],
+    ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -100,7 +106,7 @@ def wonde_incremental_sync():
         params = ctx["params"]
         since = scheduled_imports.parse_since(params["since"])
         if since is None and ctx["dag_run"].run_type == "backfill":
-            since = ctx["data_interval_start"] - scheduled_imports.imports.DEFAULT_OVERLAP
+            since = scheduled_imports.backfill_since(site_id, ctx["data_interval_start"])
         return scheduled_imports.import_one_site(
             site_id,
             full=bool(params["full_resync"]),

@@ -27,10 +27,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-WONDE_SCHOOLS = Asset(name="wonde_schools", uri="calm-db://calm_db/wonde_schools")
+from wonde_sync.assets import WONDE_SCHOOLS
 
 
 @dag(

@@ -62,3 +62,14 @@ def test_dag_files_parse_without_heavy_imports():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1:] in ([], [""]), out.stdout
+
+
+def test_incremental_sync_runs_daily_at_three_utc_over_a_day(dagbag):
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    timetable = dagbag.dags["wonde_incremental_sync"].timetable
+    cron = getattr(timetable, "timetable", timetable)  # the time part of asset-or-time
+    assert isinstance(cron, CronTriggerTimetable)
+    assert cron._expression == "0 3 * * *"
+    assert str(cron._timezone) == "UTC"
+    assert cron._interval.total_seconds() == 86400
