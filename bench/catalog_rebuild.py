@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -84,30 +83,9 @@ def child(mode: str, db_url: str, wonde_url: str) -> None:
 
 def start_emulator(schools: int) -> tuple[subprocess.Popen, str]:
     """Serve a directory of ``schools`` schools from another process."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wonde_emulator",
-            "--port",
-            "0",
-            "--schools",
-            str(schools),
-            "--staff-per-school",
-            "1",
-            "--seed",
-            "1",
-            "--token",
-            TOKEN,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    found = re.search(r"http://\S+", proc.stdout.readline())
-    if not found:
-        proc.kill()
-        sys.exit("The emulator did not start")
-    return proc, found.group(0)
+    from wonde_emulator.process import start_process
+
+    return start_process(schools=schools, staff_per_school=1, seed=1, token=TOKEN)
 
 
 def main() -> None:

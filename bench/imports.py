@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -33,34 +32,16 @@ TOKEN = "bench-token"
 
 def start_emulator(schools: int, staff: int) -> tuple[subprocess.Popen, str]:
     """Serve ``schools`` approved schools from another process."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wonde_emulator",
-            "--port",
-            "0",
-            "--schools",
-            str(schools),
-            "--staff-per-school",
-            str(staff),
-            "--students-per-school",
-            "0",
-            "--seed",
-            "3",
-            "--token",
-            TOKEN,
-            "--approved",
-            str(schools),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    from wonde_emulator.process import start_process
+
+    return start_process(
+        schools=schools,
+        staff_per_school=staff,
+        students_per_school=0,
+        seed=3,
+        token=TOKEN,
+        approved=schools,
     )
-    found = re.search(r"http://\S+", proc.stdout.readline())
-    if not found:
-        proc.kill()
-        sys.exit("The emulator did not start")
-    return proc, found.group(0)
 
 
 def main() -> None:

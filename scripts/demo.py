@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -24,36 +23,17 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def start_emulator(schools: int, staff: int) -> tuple[subprocess.Popen, str]:
-    """Start the emulator on a free port; return the process and its base URL."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wonde_emulator",
-            "--port",
-            "0",
-            "--schools",
-            str(schools),
-            "--staff-per-school",
-            str(staff),
-            "--students-per-school",
-            "30",
-            "--seed",
-            "7",
-            "--token",
-            TOKEN,
-            "--approved",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    """Start the emulator in its own process; return the process and its base URL."""
+    from wonde_emulator.process import start_process
+
+    return start_process(
+        schools=schools,
+        staff_per_school=staff,
+        students_per_school=30,
+        seed=7,
+        token=TOKEN,
+        approved=0,
     )
-    line = proc.stdout.readline()
-    found = re.search(r"http://\S+", line)
-    if not found:
-        proc.kill()
-        sys.exit(f"The Wonde emulator did not start: {line!r}")
-    return proc, found.group(0)
 
 
 def airflow_env(wonde_url: str) -> dict[str, str]:
