@@ -171,3 +171,20 @@ def test_mass_archive_guard_then_approval(world):
     after = personnel(world, target.site_id)
     assert {r["status"] for r in after.values()} == {"archived"}
     assert {r["archived_reason"] for r in after.values()} == {"not_in_mis"}
+
+
+def test_changed_school_details_are_refreshed(world):
+    from wonde_sync import catalog
+
+    school_id = world.targets[0].school_id
+    schools = table(world.engine, "wonde_schools")
+    with world.engine.begin() as conn:
+        conn.execute(
+            sa.update(schools).where(schools.c.id == school_id).values(name="Old Name", mis=None)
+        )
+    fresh = world.client.get(f"schools/{school_id}")
+    assert catalog.refresh_schools(world.engine, [fresh]) == 1
+    with world.engine.connect() as conn:
+        row = conn.execute(sa.select(schools).where(schools.c.id == school_id)).mappings().one()
+    assert (row["name"], row["mis"]) == (fresh["name"], fresh["mis"])
+    assert catalog.refresh_schools(world.engine, [fresh]) == 0
