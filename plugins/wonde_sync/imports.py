@@ -96,9 +96,9 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
         + (f" changed since {since:%Y-%m-%d %H:%M} UTC" if since else ""),
     )
     started_at = sync_history.get_run(engine, run_id).started_at
-    school_client = client.for_school(_school(engine, target.school_id), target.school_token)
     tallies: dict[str, _Tally] = {}
     try:
+        school_client = client.for_school(_school(engine, target.school_id), target.school_token)
         for record_type, path, include in FEEDS:
             tallies[record_type] = _fetch_and_stage(
                 engine, school_client, run_id, target.school_id, record_type, path, include, since

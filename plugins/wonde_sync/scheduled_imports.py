@@ -121,6 +121,24 @@ def parse_since(value: str | None, overlap: timedelta = imports.DEFAULT_OVERLAP)
         raise ValueError(f"Param since must be an ISO date like 2026-11-01, got {value!r}") from exc
 
 
+def backfill_since(
+    site_id: str, interval_start: datetime, overlap: timedelta = imports.DEFAULT_OVERLAP
+) -> datetime | None:
+    """Where a backfill run's import of a site starts: its data interval start minus overlap.
+
+    A site never imported gets None (a full import: every site's first import is full). When
+    the site's watermark is older than the interval start, the import starts from the
+    watermark instead, because the run moves the watermark to its own start time: starting
+    later would skip the changes in between for good.
+    """
+    from wonde_sync.database import as_utc
+
+    mark = imports.watermark(engine_for(), site_id)
+    if mark is None:
+        return None
+    return min(as_utc(interval_start), mark) - overlap
+
+
 def refresh_connected_schools() -> int:
     """Re-read the catalog entries of connected schools from Wonde; return how many changed."""
     from wonde_sync import connections
