@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
-from wonde_sync import catalog, cli_connections, sites, sync_history
+from wonde_sync import catalog, cli_connections, connections, sites, sync_history
 from wonde_sync.database import (
     DatabaseConfigError,
     apply_schema,
@@ -115,17 +115,15 @@ def _status(engine, args) -> int:
             f"Catalog: {catalog.catalog_count(engine)} schools; last full sync "
             f"{meta.finished_at:%Y-%m-%d %H:%M} UTC ({_age(meta.finished_at)})."
         )
-    statuses = sites.site_statuses(engine, args.site)
+    statuses = connections.connection_statuses(engine, [args.site] if args.site else None)
+    if args.site and not statuses:
+        raise sites.SiteError(f"No site {args.site!r}.")
     if not statuses:
         print("Sites: none yet (add one with: python -m wonde_sync add-site SITE_ID --name NAME).")
     for s in statuses:
-        if s.connection_status is None:
-            connection = "not connected to a school"
-        else:
-            school = s.school_name or s.school_id
-            enabled = "enabled" if s.enabled else "disabled"
-            connection = f"{school}: {s.connection_status} ({enabled})"
-        print(f"Site {s.site_id} ({s.name}): {connection}")
+        school = f" -> {s.school_name or s.school_id}" if s.school_id else ""
+        enabled = "" if s.enabled is None else (" (enabled)" if s.enabled else " (disabled)")
+        print(f"Site {s.site_id} ({s.site_name}){school}: {s.label}{enabled}")
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from wonde_sync import catalog, imports, people_store, sites
+from wonde_sync import catalog, imports, people_store
 from wonde_sync.database import engine_for
 
 log = logging.getLogger(__name__)
@@ -24,26 +24,20 @@ def directory_synced() -> bool:
     return True
 
 
-def _skip_reason(status: sites.SiteStatus, importable: set[str]) -> str | None:
+def _skip_reason(status, importable: set[str]) -> str | None:
+    """Why a site gets no import, in the product's words (None when it gets one)."""
     if status.site_id in importable:
         return None
-    if status.connection_status is None:
-        return "not connected to a school"
-    if not status.enabled:
-        return "the integration is disabled for this site"
-    return {
-        "pending": "access is pending approval by the school",
-        "declined": "access was declined by the school",
-        "revoked": "access was revoked by the school",
-        "approved": "School Already Approved: no school token is stored (Revoke & Re-request)",
-    }.get(status.connection_status, f"connection status is {status.connection_status}")
+    if status.enabled is False:
+        return f"the integration is disabled for this site ({status.label})"
+    return f"{status.label}: {status.detail}"
 
 
 def sites_to_import(requested: list[str] | None = None, refresh: bool = True) -> list[str]:
     """Refresh connection states from Wonde, then list the sites that can be imported.
 
     Every other site is logged with the reason it gets no import. ``requested`` narrows
-    the choice (a manual run's Param); naming a site that cannot be imported is an error.
+    the choice (a manual run's Param); naming an unknown site is an error.
     """
     from wonde_sync import connections
     from wonde_sync.client import WondeClient
@@ -53,8 +47,12 @@ def sites_to_import(requested: list[str] | None = None, refresh: bool = True) ->
         result = connections.reconcile(engine, WondeClient())
         log.info("Connection states refreshed from Wonde: %s", result)
     importable = {t.site_id for t in connections.importable_connections(engine)}
+    statuses = connections.connection_statuses(engine)
+    unknown = set(requested or ()) - {s.site_id for s in statuses}
+    if unknown:
+        raise ValueError(f"Unknown site(s) in the Param sites: {', '.join(sorted(unknown))}")
     chosen = []
-    for status in sites.site_statuses(engine):
+    for status in statuses:
         if requested and status.site_id not in requested:
             continue
         reason = _skip_reason(status, importable)
@@ -62,9 +60,6 @@ def sites_to_import(requested: list[str] | None = None, refresh: bool = True) ->
             log.info("Site %s gets no import: %s", status.site_id, reason)
         else:
             chosen.append(status.site_id)
-    unknown = set(requested or ()) - {s.site_id for s in sites.site_statuses(engine)}
-    if unknown:
-        raise ValueError(f"Unknown site(s) in the Param sites: {', '.join(sorted(unknown))}")
     if not chosen:
         log.warning("No connection is both enabled and approved: nothing to import.")
     return sorted(chosen)
@@ -135,8 +130,11 @@ def backfill_since(
 
     mark = imports.watermark(engine_for(), site_id)
     if mark is None:
+        log.info("Site %s: backfill run, first import of the site: a full one", site_id)
         return None
-    return min(as_utc(interval_start), mark) - overlap
+    since = min(as_utc(interval_start), mark) - overlap
+    log.info("Site %s: backfill run, changes since %s UTC", site_id, f"{since:%Y-%m-%d %H:%M}")
+    return since
 
 
 def refresh_connected_schools() -> int:
