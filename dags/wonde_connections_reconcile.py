@@ -55,17 +55,13 @@ def wonde_connections_reconcile():
 
     @task(multiple_outputs=False)
     def reconcile_connections() -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from wonde_sync import connections
         from wonde_sync.client import WondeClient
         from wonde_sync.database import engine_for
-        from wonde_sync.errors import WondeAuthError, WondeForbiddenError
+        from wonde_sync.task_outcomes import no_retry_when_permanent
 
-        try:
+        with no_retry_when_permanent():
             result = connections.reconcile(engine_for(), WondeClient())
-        except (WondeAuthError, WondeForbiddenError) as exc:
-            raise AirflowFailException(str(exc)) from exc
         return result.summary()
 
     @task(outlets=[WONDE_CONNECTION_APPROVED])

@@ -15,15 +15,12 @@ from sqlalchemy.engine import Engine
 
 from wonde_sync import catalog, sync_history
 from wonde_sync.database import engine_for
+from wonde_sync.task_outcomes import no_retry_when_permanent
 
 log = logging.getLogger(__name__)
 
 KIND = "catalog"
 DIRECTORY_PATH = "schools/all"
-
-
-class PermanentFailure(RuntimeError):
-    """A failure that retrying cannot fix (bad token, no permission, rejected data)."""
 
 
 @contextlib.contextmanager
@@ -39,12 +36,6 @@ def recorded_step(engine: Engine, run_id: int, what: str) -> Generator[None, Non
     except Exception as exc:
         sync_history.fail_run(engine, run_id, f"{what} failed: {exc}")
         raise
-
-
-def _permanent(exc: Exception) -> bool:
-    from wonde_sync.errors import WondeAuthError, WondeForbiddenError
-
-    return isinstance(exc, WondeAuthError | WondeForbiddenError | catalog.CatalogValidationError)
 
 
 def begin(dag_id: str | None, dag_run_id: str | None) -> dict:
@@ -68,7 +59,7 @@ def stage_directory(run_id: int, conn_id: str = "wonde_default") -> dict:
     engine = engine_for()
     client = WondeClient(conn_id=conn_id)
     reading = "Reading the school directory from Wonde"
-    with _failing_permanently(), recorded_step(engine, run_id, reading):
+    with no_retry_when_permanent(), recorded_step(engine, run_id, reading):
         try:
             result = catalog.stage(
                 engine, run_id, (page.records for page in client.iter_pages(DIRECTORY_PATH))
@@ -97,7 +88,7 @@ def stage_directory(run_id: int, conn_id: str = "wonde_default") -> dict:
 def validate(run_id: int, *, max_drop_pct: float, allow_large_drop: bool) -> int:
     """Check the staged directory; a failed check keeps the previous catalog."""
     engine = engine_for()
-    with _failing_permanently(), recorded_step(engine, run_id, "Checking the new directory"):
+    with no_retry_when_permanent(), recorded_step(engine, run_id, "Checking the new directory"):
         try:
             return catalog.validate_staged(
                 engine, run_id, max_drop_pct=max_drop_pct, allow_large_drop=allow_large_drop
@@ -122,16 +113,3 @@ def publish(run_id: int, started_at: str, dag_run_id: str | None, staged: dict) 
         )
     sync_history.complete_run(engine, run_id, message, fetched_count=staged.get("fetched", count))
     return count
-
-
-@contextlib.contextmanager
-def _failing_permanently() -> Generator[None, None, None]:
-    """Turn failures that a retry cannot fix into Airflow's no-retry failure."""
-    try:
-        yield
-    except Exception as exc:
-        if _permanent(exc):
-            from airflow.sdk.exceptions import AirflowFailException
-
-            raise AirflowFailException(str(exc)) from exc
-        raise

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from wonde_sync import catalog, imports, people_store
 from wonde_sync.database import engine_for
+from wonde_sync.task_outcomes import no_retry_when_permanent
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,6 @@ def import_one_site(
 
     from wonde_sync import connections
     from wonde_sync.client import WondeClient
-    from wonde_sync.errors import WondeAuthError, WondeForbiddenError
 
     engine = engine_for()
     targets = {t.site_id: t for t in connections.importable_connections(engine)}
@@ -96,10 +96,8 @@ def import_one_site(
         dag_id=dag_id,
         dag_run_id=dag_run_id,
     )
-    try:
+    with no_retry_when_permanent():
         summary = imports.import_site(engine, WondeClient(), targets[site_id], options)
-    except (people_store.MassArchiveBlocked, WondeAuthError, WondeForbiddenError) as exc:
-        raise AirflowFailException(str(exc)) from exc
     log.info("Site %s: %s", site_id, summary["message"])
     return {k: v for k, v in summary.items() if k != "message"}
 
