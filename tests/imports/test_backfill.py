@@ -1,0 +1,202 @@
+"""`airflow backfill create` of the incremental sync, run by a real scheduler, done twice.
+
+The first backfill imports each day of the window (a site never imported gets its full
+first import; the others read the changes since each run's data interval start, minus the
+overlap); the same backfill again changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.airflow_services import parse_time, serve
+from tests.imports.test_sync_dags import connect, control, people
+from wonde_sync import imports, sync_history
+from wonde_sync.database import table
+
+pytestmark = pytest.mark.slow
+
+DAG_ID = "wonde_incremental_sync"
+FULL_SYNC = "wonde_schools_full_sync"
+DAYS = 2
+
+
+@pytest.fixture
+def emu(start_emulator):
+    """An emulator with 20 schools, none approved yet."""
+    return start_emulator(
+        schools=20, staff_per_school=30, students_per_school=10, seed=11, approved=0
+    )
+
+
+@pytest.fixture
+def airflow(request, tmp_path, emu, engine):
+    """A real Airflow whose tasks use this test's emulator and CalmCompliance database."""
+    yield from serve(
+        request, tmp_path / "airflow", pools={"wonde_api": 2}, unpaused=(FULL_SYNC, DAG_ID)
+    )
+
+
+def backfill(airflow, start, end, *options: str) -> list[dict]:
+    """Create a backfill of the window and wait until its runs have finished."""
+    airflow.wait_for_backfills(DAG_ID)
+    asked = datetime.now(UTC)
+    airflow.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        start.isoformat(),
+        "--to-date",
+        end.isoformat(),
+        *options,
+    )
+    return airflow.wait_for_runs(
+        DAG_ID, run_type="backfill", count=DAYS, finished_after=asked, timeout=150
+    )
+
+
+def rows_of(engine, run_ids) -> dict[tuple[str, str], sync_history.SyncRun]:
+    """The Sync History import rows of these DAG runs, by (dag run id, site)."""
+    found = {}
+    for row in sync_history.list_runs(engine, limit=500):
+        if row.kind != "catalog" and row.dag_run_id in run_ids:
+            found.setdefault((row.dag_run_id, row.site_id), row)  # newest first
+    return found
+
+
+def import_log(airflow, run: dict) -> str:
+    """What the run's import_site tasks (latest tries) logged."""
+    return "\n".join(
+        message
+        for map_index in range(2)
+        for message in airflow.task_log(DAG_ID, run["dag_run_id"], "import_site", map_index)
+    )
+
+
+def since_line(run: dict, site_id: str) -> str:
+    """The log line of a backfill import reading changes since the run's interval start."""
+    since = parse_time(run["data_interval_start"]) - imports.DEFAULT_OVERLAP
+    return f"Site {site_id}: backfill run, changes since {since:%Y-%m-%d %H:%M} UTC"
+
+
+def changes(row) -> tuple[int, int, int]:
+    """A Sync History row's (created, updated, archived) counts."""
+    return row.counts["created_count"], row.counts["updated_count"], row.counts["archived_count"]
+
+
+def active_in_mis(emu, school_id: str, record_type: str) -> set[str]:
+    """Ids of the school's people Wonde lists as active (ground truth of the emulator)."""
+    truth = control(emu, "GET", f"schools/{school_id}/people", params={"type": record_type})
+    return {p["id"] for p in truth["data"] if p["mis_status"] == "active" and not p["deleted"]}
+
+
+def pupils(engine, site_id: str) -> dict[str, dict]:
+    """The site's rows in ``pupils``, by Wonde id."""
+    t = table(engine, "pupils")
+    with engine.connect() as conn:
+        rows = conn.execute(t.select().where(t.c.site_id == site_id)).mappings().all()
+    return {r["external_id"]: dict(r) for r in rows}
+
+
+def active(rows: dict[str, dict]) -> set[str]:
+    """The ids of the active rows."""
+    return {k for k, row in rows.items() if row["status"] == "active"}
+
+
+# SQLite only: every DAG run goes through a real scheduler, which makes this test take
+# minutes; the import code itself runs on both databases in the dag.test() tests.
+@pytest.mark.parametrize("calm_db", ["sqlite"], indirect=True)
+def test_backfill_imports_each_day_and_rerunning_it_changes_nothing(airflow, emu, engine):
+    """Each backfill run imports its day; the same backfill again changes nothing."""
+    ids = emu.school_ids()
+    run_id = airflow.trigger(FULL_SYNC)
+    assert [r["state"] for r in airflow.wait_for_runs(FULL_SYNC, run_ids=[run_id])] == ["success"]
+    # site-a is imported before the backfill; site-b gets its first import from it.
+    connect(engine, emu, "site-a", ids[0])
+    run_id = airflow.trigger(DAG_ID, {"sites": ["site-a"]})
+    assert [r["state"] for r in airflow.wait_for_runs(DAG_ID, run_ids=[run_id])] == ["success"]
+    assert sync_history.list_runs(engine, site_id="site-a")[0].kind == "full_import"
+    connect(engine, emu, "site-b", ids[1])
+
+    # The MIS of site-a's school changes after its import.
+    base = f"schools/{ids[0]}/employees"
+    renamed, suspended, deleted = sorted(active_in_mis(emu, ids[0], "employee"))[:3]
+    control(emu, "PATCH", f"{base}/{renamed}", json={"forename": "Éowyn"})
+    control(emu, "PATCH", f"{base}/{suspended}", json={"mis_status": "suspended"})
+    control(emu, "DELETE", f"{base}/{deleted}")
+    hired = control(
+        emu, "POST", base, json={"forename": "Zoë", "surname": "D'Souza", "email": "zd@s.example"}
+    )["data"]["id"]
+
+    # One run a day at 03:00 UTC over the day before: DAYS runs, the last one at 03:00 today
+    # minus one day.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start, end = today - timedelta(days=DAYS), today - timedelta(days=1) + timedelta(hours=3)
+    # Backfill runs are not bounded by the DAG's max_active_runs: one at a time, in order.
+    runs = backfill(airflow, start, end, "--max-active-runs", "1")
+    assert [r["state"] for r in runs] == ["success"] * DAYS
+    triggers = [start + timedelta(days=n, hours=3) for n in range(DAYS)]
+    assert [parse_time(r["data_interval_end"]) for r in runs] == triggers
+    assert [parse_time(r["data_interval_start"]) for r in runs] == [
+        t - timedelta(days=1) for t in triggers
+    ]
+    run_ids = [r["dag_run_id"] for r in runs]
+    rows = rows_of(engine, run_ids)
+    assert set(rows) == {(r, s) for r in run_ids for s in ("site-a", "site-b")}
+    assert {row.status for row in rows.values()} == {"Completed"}
+
+    # Day one applies site-a's changes and imports site-b in full; the later days re-read
+    # site-a's changes (made after their windows began) and change nothing.
+    first, *later = runs
+    row = rows[first["dag_run_id"], "site-a"]
+    assert (row.kind, changes(row)) == ("incremental_import", (1, 1, 2))
+    staff_b = active_in_mis(emu, ids[1], "employee")
+    pupils_b = active_in_mis(emu, ids[1], "student")
+    row = rows[first["dag_run_id"], "site-b"]
+    assert (row.kind, changes(row)) == ("full_import", (len(staff_b) + len(pupils_b), 0, 0))
+    logged = import_log(airflow, first)
+    assert since_line(first, "site-a") in logged
+    assert "Site site-b: backfill run, first import of the site: a full one" in logged
+    for run in later:
+        logged = import_log(airflow, run)
+        for site_id in ("site-a", "site-b"):
+            row = rows[run["dag_run_id"], site_id]
+            assert (row.kind, changes(row)) == ("incremental_import", (0, 0, 0))
+            assert since_line(run, site_id) in logged
+        assert rows[run["dag_run_id"], "site-a"].counts["fetched_count"] >= 3
+
+    staff = {site: people(engine, site) for site in ("site-a", "site-b")}
+    pupil_rows = {site: pupils(engine, site) for site in ("site-a", "site-b")}
+    assert active(staff["site-a"]) == active_in_mis(emu, ids[0], "employee")
+    assert hired in active(staff["site-a"])
+    assert staff["site-a"][renamed]["forename"] == "Éowyn"
+    assert staff["site-a"][suspended]["archived_reason"] == "suspended"
+    assert staff["site-a"][deleted]["archived_reason"] == "deleted_in_mis"
+    assert active(staff["site-b"]) == staff_b and active(pupil_rows["site-b"]) == pupils_b
+
+    # The same window again. Airflow creates no run for a date that has a completed one
+    # unless told to rerun them (same run ids); nothing changes, and each new Sync History
+    # row says so.
+    last_row = sync_history.list_runs(engine, limit=1)[0].id
+    again = backfill(
+        airflow, start, end, "--max-active-runs", "1", "--reprocess-behavior", "completed"
+    )
+    assert [r["state"] for r in again] == ["success"] * DAYS
+    assert [r["dag_run_id"] for r in again] == run_ids
+    new_rows = [r for r in sync_history.list_runs(engine, limit=500) if r.id > last_row]
+    assert sorted((r.dag_run_id, r.site_id) for r in new_rows) == sorted(rows)
+    for row in new_rows:
+        assert (row.status, row.kind, changes(row)) == (
+            "Completed",
+            "incremental_import",
+            (0, 0, 0),
+        )
+    for run in again:
+        logged = import_log(airflow, run)
+        assert since_line(run, "site-a") in logged and since_line(run, "site-b") in logged
+    assert {site: people(engine, site) for site in staff} == staff
+    assert {site: pupils(engine, site) for site in pupil_rows} == pupil_rows
