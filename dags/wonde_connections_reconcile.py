@@ -22,13 +22,12 @@ Connections: `wonde_default` (Wonde, app token), `calm_db` (the CalmCompliance d
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from wonde_sync.assets import WONDE_CONNECTION_APPROVED
+from wonde_sync.dag_defaults import default_args
 
 
 @dag(
@@ -39,12 +38,7 @@ from wonde_sync.assets import WONDE_CONNECTION_APPROVED
     max_active_runs=1,
     doc_md=__doc__,
     tags=["wonde", "connections"],
-    default_args={
-        "owner": "calm-integrations",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-    },
+    default_args=default_args(),
 )
 def wonde_connections_reconcile():
     @task

@@ -30,6 +30,7 @@ from airflow.sdk import AssetOrTimeSchedule, Param, dag, get_current_context, ta
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from wonde_sync.assets import WONDE_CONNECTION_APPROVED
+from wonde_sync.dag_defaults import default_args
 
 
 @dag(
@@ -44,12 +45,7 @@ from wonde_sync.assets import WONDE_CONNECTION_APPROVED
     max_active_runs=1,
     doc_md=__doc__,
     tags=["wonde", "imports"],
-    default_args={
-        "owner": "calm-integrations",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=5),
-        "retry_exponential_backoff": True,
-    },
+    default_args=default_args(retry_delay=timedelta(minutes=5)),
     params={
         "sites": Param(
             [],

@@ -24,13 +24,12 @@ Connections: `wonde_default` (Wonde, app token), `calm_db` (the CalmCompliance d
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from wonde_sync.assets import WONDE_SCHOOLS
+from wonde_sync.dag_defaults import default_args
 
 
 @dag(
@@ -41,12 +40,7 @@ from wonde_sync.assets import WONDE_SCHOOLS
     max_active_runs=1,
     doc_md=__doc__,
     tags=["wonde", "catalog"],
-    default_args={
-        "owner": "calm-integrations",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-    },
+    default_args=default_args(),
     params={
         "max_drop_pct": Param(
             10.0,

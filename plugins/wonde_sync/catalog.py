@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from wonde_sync.database import as_utc, bulk_insert, table, utcnow
+from wonde_sync.wonde_objects import dig
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +82,6 @@ class FullSyncMetadata:
     dag_run_id: str | None
 
 
-def _dig(record: dict, path: tuple[str, ...]):
-    value = record
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
 def _clean_text(value) -> str | None:
     text = str(value).strip()
     return text or None
@@ -98,7 +90,7 @@ def _clean_text(value) -> str | None:
 def schools_frame(records: list[dict]) -> pd.DataFrame:
     """Flatten Wonde school objects into catalog columns, all text, blanks as missing."""
     frame = pd.DataFrame(
-        [[_dig(r, path) for path in SCHOOL_FIELDS.values()] for r in records],
+        [[dig(r, *path) for path in SCHOOL_FIELDS.values()] for r in records],
         columns=CATALOG_COLUMNS,
         dtype=object,
     )

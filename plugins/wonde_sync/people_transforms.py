@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from wonde_sync.wonde_objects import dig, wonde_date
+
 EMPLOYEE = "employee"
 STUDENT = "student"
 
@@ -70,26 +72,6 @@ FILTER_RULES: tuple[FilterRule, ...] = (
 )
 
 
-def _dig(record: dict, *path: str):
-    value = record
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-def wonde_date(value) -> pd.Timestamp | None:
-    """A Wonde date object (``{"date", "timezone_type", "timezone"}``) as a UTC timestamp."""
-    if not isinstance(value, dict) or not value.get("date"):
-        return None
-    try:
-        stamp = pd.Timestamp(value["date"])
-        return stamp.tz_localize(value.get("timezone") or "UTC").tz_convert("UTC")
-    except (ValueError, TypeError):
-        return None
-
-
 def _email(emails: dict | None) -> str | None:
     """Work address first, then primary, then any other."""
     if not isinstance(emails, dict):
@@ -102,14 +84,14 @@ def _email(emails: dict | None) -> str | None:
 
 def _flatten(record: dict, record_type: str) -> dict:
     details = "employment_details" if record_type == EMPLOYEE else "education_details"
-    data = _dig(record, details, "data") or {}
+    data = dig(record, details, "data") or {}
     end = data.get("employment_end_date") if record_type == EMPLOYEE else data.get("leaving_date")
     return {
         "external_id": record.get("id"),
         "mis_id": record.get("mis_id"),
         "forename": record.get("forename"),
         "surname": record.get("surname"),
-        "email": _email(_dig(record, "contact_details", "data", "emails")),
+        "email": _email(dig(record, "contact_details", "data", "emails")),
         "year_group": data.get("current_nc_year") if record_type == STUDENT else None,
         "mis_status": (data.get("status") or "").lower() or None,
         "current": data.get("current") if record_type == EMPLOYEE else None,
