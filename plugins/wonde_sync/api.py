@@ -121,12 +121,25 @@ def get_engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, if the request has one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def service_caller(request: Request, engine: Engine) -> api_access.Caller | None:
+    """The caller of the request's service token, or None (none, unknown or revoked)."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    return _database_call(lambda: api_access.authenticate(engine, token))
+
+
 def authenticated_caller(request: Request, engine: EngineDep) -> api_access.Caller:
     """The caller of a service token (``Authorization: Bearer ...``), else 401."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    found = None
-    if scheme.lower() == "bearer" and token.strip():
-        found = _database_call(lambda: api_access.authenticate(engine, token.strip()))
+    found = service_caller(request, engine)
     if found is None:
         raise ApiError(
             401,
