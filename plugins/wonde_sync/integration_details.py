@@ -592,27 +592,12 @@ def catalog_health(
 # --------------------------------------------------------------------------- queries
 
 
-def _run_from_row(row) -> sync_history.SyncRun:
-    return sync_history.SyncRun(
-        id=row["id"],
-        site_id=row["site_id"],
-        kind=row["kind"],
-        status=row["status"],
-        started_at=as_utc(row["started_at"]),
-        finished_at=as_utc(row["finished_at"]),
-        counts={c: row[c] for c in sync_history.COUNT_COLUMNS},
-        message=row["message"],
-        dag_id=row["dag_id"],
-        dag_run_id=row["dag_run_id"],
-    )
-
-
 def _runs_by_id(conn, runs: sa.Table, ids: Iterable[int | None]) -> dict[int, sync_history.SyncRun]:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
     rows = conn.execute(sa.select(runs).where(runs.c.id.in_(wanted))).mappings()
-    return {row["id"]: _run_from_row(row) for row in rows}
+    return {row["id"]: sync_history.run_from_row(row) for row in rows}
 
 
 def _reason_counts(conn, engine: Engine, run_ids: Sequence[int]) -> dict[int, list[ReasonCount]]:
@@ -827,7 +812,7 @@ def list_runs(
             .limit(filters.page_size)
             .offset((filters.page - 1) * filters.page_size)
         ).mappings()
-        page = tuple(_run_from_row(row) for row in rows)
+        page = tuple(sync_history.run_from_row(row) for row in rows)
         named = {r.site_id for r in page if r.site_id}
         names = (
             dict(
@@ -880,7 +865,7 @@ def get_run(
         ).mappings()
         found_issues = tuple(_issue_from_row(r) for r in first)
     return RunDetail(
-        run=_run_from_row(row),
+        run=sync_history.run_from_row(row),
         site_name=row["site_name"],
         filtered=tuple(filtered),
         issues=found_issues,

@@ -110,7 +110,7 @@ def get_run(engine: Engine, run_id: int) -> SyncRun:
         row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
     if row is None:
         raise LookupError(f"Sync History has no run {run_id}")
-    return _to_run(row)
+    return run_from_row(row)
 
 
 def list_runs(
@@ -131,10 +131,11 @@ def list_runs(
     if status is not None:
         query = query.where(runs.c.status == status)
     with engine.connect() as conn:
-        return [_to_run(row) for row in conn.execute(query).mappings()]
+        return [run_from_row(row) for row in conn.execute(query).mappings()]
 
 
-def _to_run(row) -> SyncRun:
+def run_from_row(row) -> SyncRun:
+    """A Sync History row (a mapping of wonde_sync_runs columns) as a SyncRun."""
     return SyncRun(
         id=row["id"],
         site_id=row["site_id"],
