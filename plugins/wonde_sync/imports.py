@@ -83,7 +83,9 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
     are applied here. Raises after recording the run as Failed.
     """
     mark = watermark(engine, target.site_id)
-    full = options.full or (mark is None and options.since is None)
+    # A site's first import is always full, whatever ``since`` says: an incremental one
+    # would leave out everyone who did not change lately, and the watermark would move on.
+    full = options.full or mark is None
     since = None if full else (options.since or mark - options.overlap)
     kind = FULL if full else INCREMENTAL
     run_id = sync_history.start_run(

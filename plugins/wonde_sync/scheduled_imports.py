@@ -9,7 +9,7 @@ import logging
 from datetime import datetime, timedelta
 
 from wonde_sync import catalog, imports, people_store
-from wonde_sync.database import engine_for
+from wonde_sync.database import as_utc, engine_for
 from wonde_sync.task_outcomes import no_retry_when_permanent
 
 log = logging.getLogger(__name__)
@@ -102,12 +102,10 @@ def import_one_site(
     return {k: v for k, v in summary.items() if k != "message"}
 
 
-def parse_since(value: str | None, overlap: timedelta = imports.DEFAULT_OVERLAP) -> datetime | None:
+def parse_since(value: str | None) -> datetime | None:
     """The Param ``since`` (ISO date or date-time, UTC) as a datetime, or None when blank."""
     if not value:
         return None
-    from wonde_sync.database import as_utc
-
     try:
         return as_utc(datetime.fromisoformat(value.strip()))
     except ValueError as exc:
@@ -124,8 +122,6 @@ def backfill_since(
     watermark instead, because the run moves the watermark to its own start time: starting
     later would skip the changes in between for good.
     """
-    from wonde_sync.database import as_utc
-
     mark = imports.watermark(engine_for(), site_id)
     if mark is None:
         log.info("Site %s: backfill run, first import of the site: a full one", site_id)

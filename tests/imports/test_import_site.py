@@ -188,3 +188,15 @@ def test_changed_school_details_are_refreshed(world):
         row = conn.execute(sa.select(schools).where(schools.c.id == school_id)).mappings().one()
     assert (row["name"], row["mis"]) == (fresh["name"], fresh["mis"])
     assert catalog.refresh_schools(world.engine, [fresh]) == 0
+
+
+def test_first_import_is_full_even_with_a_since_date(world):
+    from datetime import UTC, datetime
+
+    target = world.targets[1]
+    summary = import_site(
+        world.engine, world.client, target, ImportOptions(since=datetime.now(UTC))
+    )
+    assert summary["kind"] == "full_import"
+    active = {p["id"] for p in world.truth(target.school_id) if p["mis_status"] == "active"}
+    assert set(personnel(world, target.site_id)) == active
