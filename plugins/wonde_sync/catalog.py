@@ -124,23 +124,30 @@ def _chunks(pages: Iterable[list[dict]], rows: int) -> Iterator[list[dict]]:
 def stage(
     engine: Engine, run_id: int, pages: Iterable[list[dict]], chunk_rows: int = CHUNK_ROWS
 ) -> StageResult:
-    """Stream directory pages into the staging table under ``run_id``."""
+    """Stream directory pages into the staging table under ``run_id``.
+
+    On any failure the run's staged rows are removed, so nothing half-read lingers.
+    """
     discard_staging(engine, run_id)  # a retried task starts clean
     fetched = staged = rejected = 0
     examples: list[str] = []
-    for batch in _chunks(pages, chunk_rows):
-        frame = schools_frame(batch)
-        reasons = _rejections(frame)
-        bad = reasons.ne("")
-        if bad.any():
-            rejected += int(bad.sum())
-            for idx in frame.index[bad][: 5 - len(examples)]:
-                examples.append(f"{frame.at[idx, 'id'] or '(no id)'}: {reasons[idx]}")
-        good = frame[~bad]
-        _write_staging(engine, run_id, good)
-        fetched += len(frame)
-        staged += len(good)
-        log.info("Staged %d schools so far (%d rejected)", staged, rejected)
+    try:
+        for batch in _chunks(pages, chunk_rows):
+            frame = schools_frame(batch)
+            reasons = _rejections(frame)
+            bad = reasons.ne("")
+            if bad.any():
+                rejected += int(bad.sum())
+                for idx in frame.index[bad][: 5 - len(examples)]:
+                    examples.append(f"{frame.at[idx, 'id'] or '(no id)'}: {reasons[idx]}")
+            good = frame[~bad]
+            _write_staging(engine, run_id, good)
+            fetched += len(frame)
+            staged += len(good)
+            log.info("Staged %d schools so far (%d rejected)", staged, rejected)
+    except BaseException:
+        discard_staging(engine, run_id)
+        raise
     return StageResult(fetched, staged, rejected, tuple(examples))
 
 
@@ -173,8 +180,17 @@ def validate_staged(
     """Check the staged directory before it replaces the catalog; return its size.
 
     Raises CatalogValidationError when it is empty, holds duplicate ids, or is smaller than
-    the published catalog by more than ``max_drop_pct`` percent (unless ``allow_large_drop``).
+    the published catalog by more than ``max_drop_pct`` percent (unless ``allow_large_drop``);
+    the refused rows are removed from staging.
     """
+    try:
+        return _check_staged(engine, run_id, max_drop_pct, allow_large_drop)
+    except CatalogValidationError:
+        discard_staging(engine, run_id)
+        raise
+
+
+def _check_staged(engine: Engine, run_id: int, max_drop_pct: float, allow_large_drop: bool) -> int:
     staging = table(engine, "wonde_schools_staging")
     mine = staging.c.sync_run_id == run_id
     with engine.connect() as conn:

@@ -60,13 +60,8 @@ def stage_directory(run_id: int, conn_id: str = "wonde_default") -> dict:
     client = WondeClient(conn_id=conn_id)
     reading = "Reading the school directory from Wonde"
     with no_retry_when_permanent(), recorded_step(engine, run_id, reading):
-        try:
-            result = catalog.stage(
-                engine, run_id, (page.records for page in client.iter_pages(DIRECTORY_PATH))
-            )
-        except Exception:
-            catalog.discard_staging(engine, run_id)
-            raise
+        pages = (page.records for page in client.iter_pages(DIRECTORY_PATH))
+        result = catalog.stage(engine, run_id, pages)
     sync_history.update_run(
         engine,
         run_id,
@@ -89,13 +84,9 @@ def validate(run_id: int, *, max_drop_pct: float, allow_large_drop: bool) -> int
     """Check the staged directory; a failed check keeps the previous catalog."""
     engine = engine_for()
     with no_retry_when_permanent(), recorded_step(engine, run_id, "Checking the new directory"):
-        try:
-            return catalog.validate_staged(
-                engine, run_id, max_drop_pct=max_drop_pct, allow_large_drop=allow_large_drop
-            )
-        except catalog.CatalogValidationError:
-            catalog.discard_staging(engine, run_id)
-            raise
+        return catalog.validate_staged(
+            engine, run_id, max_drop_pct=max_drop_pct, allow_large_drop=allow_large_drop
+        )
 
 
 def publish(run_id: int, started_at: str, dag_run_id: str | None, staged: dict) -> int:

@@ -131,12 +131,11 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
             )
             _move_watermark(conn, engine, target.site_id, started_at, run_id, full)
     except Exception as exc:
-        people_store.discard(engine, run_id)
-        _record_issues(engine, run_id, target.site_id, tallies)
         sync_history.fail_run(engine, run_id, f"Import failed: {exc}", **_counts(tallies, {}))
         raise
-    people_store.discard(engine, run_id)
-    _record_issues(engine, run_id, target.site_id, tallies)
+    finally:
+        people_store.discard(engine, run_id)
+        _record_issues(engine, run_id, target.site_id, tallies)
     counts = _counts(tallies, results)
     message = _message(tallies, results, full)
     sync_history.complete_run(engine, run_id, message, **counts)
