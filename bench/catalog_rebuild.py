@@ -45,9 +45,10 @@ def child(mode: str, db_url: str, wonde_url: str) -> None:
     )
     import pandas as pd
 
-    from wonde_sync import catalog, sync_history
-    from wonde_sync.client import WondeClient
-    from wonde_sync.database import apply_schema, engine_from_url
+    from wonde_sync.catalog import rebuild
+    from wonde_sync.core import sync_history
+    from wonde_sync.core.database import apply_schema, engine_from_url
+    from wonde_sync.wonde.client import WondeClient
 
     engine = engine_from_url(db_url)
     apply_schema(engine)
@@ -57,9 +58,9 @@ def child(mode: str, db_url: str, wonde_url: str) -> None:
     if mode == "streaming":
         run_id = sync_history.start_run(engine, "catalog")
         pages = (page.records for page in client.iter_pages("schools/all"))
-        catalog.stage(engine, run_id, pages)
-        catalog.validate_staged(engine, run_id, allow_large_drop=True)
-        rows = catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+        rebuild.stage(engine, run_id, pages)
+        rebuild.validate_staged(engine, run_id, allow_large_drop=True)
+        rows = rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
     else:
         records = list(client.iter_records("schools/all"))
         frame = pd.json_normalize(records)

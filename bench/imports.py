@@ -7,7 +7,7 @@ one CalmCompliance site per school. It prints, side by side:
 - ``incremental``: the next run after 1% of all staff changed in the MIS.
 
 Columns: HTTP requests, seconds, employees fetched, employees/s.
-Usage: ``python bench/imports.py [--schools 300] [--staff 150] [--changed-pct 1]``.
+Usage: ``python bench/importer.py [--schools 300] [--staff 150] [--changed-pct 1]``.
 """
 
 from __future__ import annotations
@@ -68,9 +68,13 @@ def main() -> None:
     try:
         import sqlalchemy as sa
 
-        from wonde_sync import catalog, connections, imports, sites, sync_history
-        from wonde_sync.client import WondeClient
-        from wonde_sync.database import apply_schema, engine_from_url
+        from wonde_sync.admin import sites
+        from wonde_sync.catalog import rebuild
+        from wonde_sync.core import sync_history
+        from wonde_sync.core.database import apply_schema, engine_from_url
+        from wonde_sync.people import importer
+        from wonde_sync.school_access import lifecycle
+        from wonde_sync.wonde.client import WondeClient
 
         admin = sa.create_engine(f"{pg_base}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -80,17 +84,17 @@ def main() -> None:
         apply_schema(engine)
         client = WondeClient()
         run_id = sync_history.start_run(engine, "catalog")
-        catalog.stage(engine, run_id, (p.records for p in client.iter_pages("schools/all")))
-        catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+        rebuild.stage(engine, run_id, (p.records for p in client.iter_pages("schools/all")))
+        rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
 
         school_ids = [s["id"] for s in client.iter_records("schools")]
         contact = {"first_name": "Bench", "last_name": "Admin", "email": "bench@school.example"}
         for n, school_id in enumerate(school_ids):
             sites.add_site(engine, f"site-{n}", f"Site {n}")
-            connections.request_access(engine, client, f"site-{n}", school_id, contact)
+            lifecycle.request_access(engine, client, f"site-{n}", school_id, contact)
             state = requests.get(f"{wonde_url}/_emulator/schools/{school_id}/state", timeout=10)
-            connections.record_approval(engine, school_id, state.json()["school_token"])
-        targets = connections.importable_connections(engine)
+            lifecycle.record_approval(engine, school_id, state.json()["school_token"])
+        targets = lifecycle.importable_connections(engine)
 
         def run_all(label: str) -> None:
             client = WondeClient()
@@ -98,7 +102,7 @@ def main() -> None:
             fetched = 0
             started = time.perf_counter()
             for target in targets:
-                fetched += imports.import_site(engine, client, target, imports.ImportOptions())[
+                fetched += importer.import_site(engine, client, target, importer.ImportOptions())[
                     "fetched_count"
                 ]
             seconds = time.perf_counter() - started

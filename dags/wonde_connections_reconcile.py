@@ -26,8 +26,8 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from wonde_sync.assets import WONDE_CONNECTION_APPROVED
-from wonde_sync.dag_defaults import default_args
+from wonde_sync.tasks.assets import WONDE_CONNECTION_APPROVED
+from wonde_sync.tasks.defaults import default_args
 
 
 @dag(
@@ -43,34 +43,28 @@ from wonde_sync.dag_defaults import default_args
 def wonde_connections_reconcile():
     @task
     def prepare_database() -> list[str]:
-        from wonde_sync.database import apply_schema, engine_for
+        from wonde_sync.tasks import database_steps
 
-        return apply_schema(engine_for())
+        return database_steps.prepare_database()
 
     @task(multiple_outputs=False)
     def reconcile_connections() -> dict:
-        from wonde_sync import connections
-        from wonde_sync.client import WondeClient
-        from wonde_sync.database import engine_for
-        from wonde_sync.task_outcomes import no_retry_when_permanent
+        from wonde_sync.tasks import access_steps
 
-        with no_retry_when_permanent():
-            result = connections.reconcile(engine_for(), WondeClient())
-        return result.summary()
+        return access_steps.reconcile()
 
     @task(outlets=[WONDE_CONNECTION_APPROVED])
     def announce_approvals(result: dict) -> list[str]:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from wonde_sync import connections
-        from wonde_sync.database import engine_for
+        from wonde_sync.tasks import access_steps
 
         site_ids = result["newly_approved"]
         if not site_ids:
             raise AirflowSkipException("No connection became approved since the last run.")
         events = get_current_context()["outlet_events"]
         events[WONDE_CONNECTION_APPROVED].extra = {"site_ids": site_ids}
-        connections.mark_approvals_announced(engine_for(), site_ids)
+        access_steps.mark_announced(site_ids)
         return site_ids
 
     result = reconcile_connections()

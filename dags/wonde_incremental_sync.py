@@ -29,8 +29,8 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from wonde_sync.assets import WONDE_CONNECTION_APPROVED
-from wonde_sync.dag_defaults import default_args
+from wonde_sync.tasks.assets import WONDE_CONNECTION_APPROVED
+from wonde_sync.tasks.defaults import default_args
 
 
 @dag(
@@ -80,15 +80,15 @@ from wonde_sync.dag_defaults import default_args
 def wonde_incremental_sync():
     @task.short_circuit
     def directory_synced() -> bool:
-        from wonde_sync import scheduled_imports
+        from wonde_sync.tasks import import_steps
 
-        return scheduled_imports.directory_synced()
+        return import_steps.directory_synced()
 
     @task
     def choose_sites() -> list[str]:
-        from wonde_sync import scheduled_imports
+        from wonde_sync.tasks import import_steps
 
-        return scheduled_imports.sites_to_import(get_current_context()["params"]["sites"])
+        return import_steps.sites_to_import(get_current_context()["params"]["sites"])
 
     @task.short_circuit
     def any_site(site_ids: list[str]) -> bool:
@@ -96,14 +96,14 @@ def wonde_incremental_sync():
 
     @task(multiple_outputs=False, pool="wonde_api", map_index_template="{{ site_id }}")
     def import_site(site_id: str) -> dict:
-        from wonde_sync import scheduled_imports
+        from wonde_sync.tasks import import_steps
 
         ctx = get_current_context()
         params = ctx["params"]
-        since = scheduled_imports.parse_since(params["since"])
+        since = import_steps.parse_since(params["since"])
         if since is None and ctx["dag_run"].run_type == "backfill":
-            since = scheduled_imports.backfill_since(site_id, ctx["data_interval_start"])
-        return scheduled_imports.import_one_site(
+            since = import_steps.backfill_since(site_id, ctx["data_interval_start"])
+        return import_steps.import_one_site(
             site_id,
             full=bool(params["full_resync"]),
             since=since,
@@ -115,9 +115,9 @@ def wonde_incremental_sync():
 
     @task
     def refresh_schools() -> int:
-        from wonde_sync import scheduled_imports
+        from wonde_sync.tasks import import_steps
 
-        return scheduled_imports.refresh_connected_schools()
+        return import_steps.refresh_connected_schools()
 
     site_ids = choose_sites()
     ready = any_site(site_ids)

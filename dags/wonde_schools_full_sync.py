@@ -28,8 +28,8 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from wonde_sync.assets import WONDE_SCHOOLS
-from wonde_sync.dag_defaults import default_args
+from wonde_sync.tasks.assets import WONDE_SCHOOLS
+from wonde_sync.tasks.defaults import default_args
 
 
 @dag(
@@ -71,29 +71,29 @@ from wonde_sync.dag_defaults import default_args
 def wonde_schools_full_sync():
     @task
     def prepare_database() -> list[str]:
-        from wonde_sync.database import apply_schema, engine_for
+        from wonde_sync.tasks import database_steps
 
-        return apply_schema(engine_for())
+        return database_steps.prepare_database()
 
     @task(multiple_outputs=False)
     def start_sync_run() -> dict:
-        from wonde_sync import catalog_rebuild
+        from wonde_sync.tasks import catalog_steps
 
         ctx = get_current_context()
-        return catalog_rebuild.begin(ctx["dag"].dag_id, ctx["run_id"])
+        return catalog_steps.begin(ctx["dag"].dag_id, ctx["run_id"])
 
     @task(multiple_outputs=False)
     def stage_directory(run: dict) -> dict:
-        from wonde_sync import catalog_rebuild
+        from wonde_sync.tasks import catalog_steps
 
-        return catalog_rebuild.stage_directory(run["run_id"])
+        return catalog_steps.stage_directory(run["run_id"])
 
     @task
     def validate_catalog(run: dict, staged: dict) -> int:
-        from wonde_sync import catalog_rebuild
+        from wonde_sync.tasks import catalog_steps
 
         params = get_current_context()["params"]
-        return catalog_rebuild.validate(
+        return catalog_steps.validate(
             run["run_id"],
             max_drop_pct=float(params["max_drop_pct"]),
             allow_large_drop=bool(params["allow_large_drop"]),
@@ -101,23 +101,23 @@ def wonde_schools_full_sync():
 
     @task(outlets=[WONDE_SCHOOLS])
     def publish_catalog(run: dict, staged: dict) -> int:
-        from wonde_sync import catalog_rebuild
+        from wonde_sync.tasks import catalog_steps
 
         dag_run_id = get_current_context()["run_id"]
-        return catalog_rebuild.publish(run["run_id"], run["started_at"], dag_run_id, staged)
+        return catalog_steps.publish(run["run_id"], run["started_at"], dag_run_id, staged)
 
     @task
     def choose_sites() -> list[str]:
-        from wonde_sync import scheduled_imports
+        from wonde_sync.tasks import import_steps
 
-        return scheduled_imports.sites_to_import()
+        return import_steps.sites_to_import()
 
     @task(multiple_outputs=False, pool="wonde_api", map_index_template="{{ site_id }}")
     def import_site(site_id: str) -> dict:
-        from wonde_sync import scheduled_imports
+        from wonde_sync.tasks import import_steps
 
         ctx = get_current_context()
-        return scheduled_imports.import_one_site(
+        return import_steps.import_one_site(
             site_id,
             full=True,
             approve_mass_archive=bool(ctx["params"]["approve_mass_archive"]),

@@ -1,13 +1,13 @@
 """Airflow plugin: the Wonde API at ``/wonde`` and the "Wonde" page at ``/wonde/ui``.
 
 Airflow imports every module at the top of ``plugins/`` as a plugin, so this one stays tiny;
-the API is :mod:`wonde_sync.api`, the page and its JSON :mod:`wonde_sync.ui`.
+the API is :mod:`wonde_sync.web.api`, the page and its JSON :mod:`wonde_sync.web.ui`.
 """
 
 from airflow.plugins_manager import AirflowPlugin
 
-from wonde_sync import ui
-from wonde_sync.api import app
+from wonde_sync.web import ui
+from wonde_sync.web.api import app
 
 
 class WondePlugin(AirflowPlugin):

@@ -103,7 +103,7 @@ def connect_sites(engine, env: dict[str, str], wonde_url: str) -> None:
     """Three sites request access to three schools; the first two schools approve."""
     import requests
 
-    from wonde_sync import connections
+    from wonde_sync.school_access import lifecycle
 
     school_ids = [row["id"] for row in engine_rows(engine)]
     for (site_id, name), school_id in zip(DEMO_SITES, school_ids, strict=True):
@@ -127,14 +127,14 @@ def connect_sites(engine, env: dict[str, str], wonde_url: str) -> None:
             f"{wonde_url}/_emulator/schools/{school_id}/approve", timeout=10
         ).json()
         # What the schoolApproved webhook receiver does when Wonde delivers the token.
-        connections.record_approval(engine, school_id, approval["school_token"])
+        lifecycle.record_approval(engine, school_id, approval["school_token"])
 
 
 def engine_rows(engine) -> list[dict]:
     """The first schools of the catalog, by name."""
     import sqlalchemy as sa
 
-    from wonde_sync.database import table
+    from wonde_sync.core.database import table
 
     schools = table(engine, "wonde_schools")
     with engine.connect() as conn:
@@ -151,7 +151,7 @@ def main() -> None:
         leftover.unlink()
     os.environ.setdefault("CALM_ENVIRONMENT", "demo")
     emulator, wonde_url = start_emulator(schools, staff)
-    from wonde_sync.database import engine_from_url
+    from wonde_sync.core.database import engine_from_url
 
     engine = engine_from_url(f"sqlite:///{CALM_DB}")
     try:
@@ -178,13 +178,15 @@ def summary(engine, full_took: float, incremental_took: float) -> bool:
     """Print what the two DAG runs did; True when every run completed."""
     import sqlalchemy as sa
 
-    from wonde_sync import catalog, connections, sync_history
-    from wonde_sync.database import table
+    from wonde_sync.catalog import queries
+    from wonde_sync.core import sync_history
+    from wonde_sync.core.database import table
+    from wonde_sync.school_access import lifecycle
 
     catalog_run = sync_history.list_runs(engine, kind="catalog", limit=1)[0]
     print()
     print("Full schools sync (wonde_schools_full_sync)")
-    print(f"  schools in the catalog: {catalog.catalog_count(engine)}")
+    print(f"  schools in the catalog: {queries.catalog_count(engine)}")
     print(f"  time taken:             {full_took:.1f} s (airflow dags test, incl. start-up)")
     print(f"  Sync History #{catalog_run.id}:        {catalog_run.status} - {catalog_run.message}")
     print()
@@ -192,7 +194,7 @@ def summary(engine, full_took: float, incremental_took: float) -> bool:
     reasons = table(engine, "wonde_sync_run_reasons")
     personnel = table(engine, "personnel")
     all_ok = catalog_run.status == "Completed"
-    for status in connections.connection_statuses(engine):
+    for status in lifecycle.connection_statuses(engine):
         enabled = "enabled" if status.enabled else "disabled"
         print(f"  site {status.site_id} -> {status.school_name}: {status.label} ({enabled})")
         runs = sync_history.list_runs(engine, site_id=status.site_id, limit=1)

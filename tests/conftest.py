@@ -82,7 +82,7 @@ def calm_db(request, tmp_path, monkeypatch) -> sa.URL:
 @pytest.fixture
 def engine(calm_db):
     """An engine on ``calm_db`` with the schema applied."""
-    from wonde_sync.database import apply_schema, engine_from_url
+    from wonde_sync.core.database import apply_schema, engine_from_url
 
     eng = engine_from_url(calm_db)
     apply_schema(eng)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from wonde_sync import catalog, sync_history
-from wonde_sync.database import apply_schema, table
+from wonde_sync.catalog import queries, rebuild
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import apply_schema, table
 
 
 def school(i: int, **over) -> dict:
@@ -40,11 +41,11 @@ def pages(n: int, per_page: int = 7, **over):
     return [records[i : i + per_page] for i in range(0, n, per_page)]
 
 
-def rebuild(engine, page_list, **checks) -> int:
+def rebuild_catalog(engine, page_list, **checks) -> int:
     run_id = sync_history.start_run(engine, "catalog")
-    catalog.stage(engine, run_id, page_list, chunk_rows=10)
-    catalog.validate_staged(engine, run_id, **checks)
-    return catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id="manual__x")
+    rebuild.stage(engine, run_id, page_list, chunk_rows=10)
+    rebuild.validate_staged(engine, run_id, **checks)
+    return rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id="manual__x")
 
 
 def test_schema_is_applied_once(engine):
@@ -55,8 +56,8 @@ def test_schema_is_applied_once(engine):
 
 
 def test_rebuild_publishes_all_schools_and_metadata(engine):
-    assert catalog.latest_full_sync(engine) is None
-    assert rebuild(engine, pages(53)) == 53
+    assert queries.latest_full_sync(engine) is None
+    assert rebuild_catalog(engine, pages(53)) == 53
     with engine.connect() as conn:
         row = (
             conn.execute(
@@ -70,7 +71,7 @@ def test_rebuild_publishes_all_schools_and_metadata(engine):
     assert row["urn"] == "100007"
     assert row["postcode"] == "CB7 7SG"
     assert row["address_line_2"] is None
-    meta = catalog.latest_full_sync(engine)
+    meta = queries.latest_full_sync(engine)
     assert meta.school_count == 53 and meta.dag_run_id == "manual__x"
     staging = table(engine, "wonde_schools_staging")
     with engine.connect() as conn:
@@ -78,12 +79,12 @@ def test_rebuild_publishes_all_schools_and_metadata(engine):
 
 
 def test_rerun_gives_the_same_table(engine):
-    rebuild(engine, pages(40))
+    rebuild_catalog(engine, pages(40))
     schools = table(engine, "wonde_schools")
     cols = [c for c in schools.c if c.name != "sync_run_id"]
     with engine.connect() as conn:
         first = conn.execute(sa.select(*cols).order_by(schools.c.id)).all()
-    rebuild(engine, pages(40))
+    rebuild_catalog(engine, pages(40))
     with engine.connect() as conn:
         second = conn.execute(sa.select(*cols).order_by(schools.c.id)).all()
     assert first == second and len(first) == 40
@@ -92,7 +93,7 @@ def test_rerun_gives_the_same_table(engine):
 def test_records_without_id_or_name_are_rejected_and_counted(engine):
     bad = [[school(1), school(2, name="  "), school(3, id=None)]]
     run_id = sync_history.start_run(engine, "catalog")
-    result = catalog.stage(engine, run_id, bad)
+    result = rebuild.stage(engine, run_id, bad)
     assert (result.fetched, result.staged, result.rejected) == (3, 1, 2)
     assert "A1000000002: missing name" in result.rejected_examples
     assert "(no id): missing id" in result.rejected_examples
@@ -106,28 +107,28 @@ def test_records_without_id_or_name_are_rejected_and_counted(engine):
     ],
 )
 def test_bad_directory_keeps_previous_catalog(engine, page_list, expected):
-    rebuild(engine, pages(20))
+    rebuild_catalog(engine, pages(20))
     run_id = sync_history.start_run(engine, "catalog")
-    catalog.stage(engine, run_id, page_list)
-    with pytest.raises(catalog.CatalogValidationError, match=expected):
-        catalog.validate_staged(engine, run_id)
-    assert catalog.catalog_count(engine) == 20
+    rebuild.stage(engine, run_id, page_list)
+    with pytest.raises(rebuild.CatalogValidationError, match=expected):
+        rebuild.validate_staged(engine, run_id)
+    assert queries.catalog_count(engine) == 20
 
 
 def test_large_drop_needs_approval(engine):
-    rebuild(engine, pages(100))
-    with pytest.raises(catalog.CatalogValidationError, match=r"drop of 20.0%.*allow_large_drop"):
-        rebuild(engine, pages(80))
-    assert catalog.catalog_count(engine) == 100
-    assert rebuild(engine, pages(80), allow_large_drop=True) == 80
-    assert rebuild(engine, pages(75), max_drop_pct=10) == 75  # 6.25% drop is within bounds
+    rebuild_catalog(engine, pages(100))
+    with pytest.raises(rebuild.CatalogValidationError, match=r"drop of 20.0%.*allow_large_drop"):
+        rebuild_catalog(engine, pages(80))
+    assert queries.catalog_count(engine) == 100
+    assert rebuild_catalog(engine, pages(80), allow_large_drop=True) == 80
+    assert rebuild_catalog(engine, pages(75), max_drop_pct=10) == 75  # 6.25% drop is within bounds
 
 
 def test_publish_is_atomic(engine):
     """A failure inside the swap transaction leaves the previous catalog whole."""
-    rebuild(engine, pages(30))
+    rebuild_catalog(engine, pages(30))
     run_id = sync_history.start_run(engine, "catalog")
-    catalog.stage(engine, run_id, pages(35))
+    rebuild.stage(engine, run_id, pages(35))
     # The metadata row for this run already exists, so the last insert of publish fails.
     with engine.begin() as conn:
         conn.execute(
@@ -139,8 +140,8 @@ def test_publish_is_atomic(engine):
             )
         )
     with pytest.raises(sa.exc.IntegrityError):
-        catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
-    assert catalog.catalog_count(engine) == 30
+        rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+    assert queries.catalog_count(engine) == 30
 
 
 def test_search_ranks_and_validates(engine):
@@ -150,19 +151,19 @@ def test_search_ranks_and_validates(engine):
         school(3, name="Oakfield Academy", urn=333333, address={"address_postcode": "SW1A 1AA"}),
         school(4, name="Ysgol Mary", urn=444444),
     ]
-    rebuild(engine, [rows])
-    with pytest.raises(catalog.SearchQueryError, match="Enter at least 2 characters"):
-        catalog.search(engine, " m ")
-    names = [r["name"] for r in catalog.search(engine, "MARY")]
+    rebuild_catalog(engine, [rows])
+    with pytest.raises(queries.SearchQueryError, match="Enter at least 2 characters"):
+        queries.search(engine, " m ")
+    names = [r["name"] for r in queries.search(engine, "MARY")]
     assert names == ["Mary Hare School", "St Mary's C of E Primary School", "Ysgol Mary"]
-    assert [r["id"] for r in catalog.search(engine, "123456")] == ["A1000000001"]
+    assert [r["id"] for r in queries.search(engine, "123456")] == ["A1000000001"]
     for query in ("sw1a1aa", "SW1A 1", "sw1a"):
-        assert [r["name"] for r in catalog.search(engine, query)] == ["Oakfield Academy"]
-    assert [r["name"] for r in catalog.search(engine, "st mary's")] == [
+        assert [r["name"] for r in queries.search(engine, query)] == ["Oakfield Academy"]
+    assert [r["name"] for r in queries.search(engine, "st mary's")] == [
         "St Mary's C of E Primary School"
     ]
-    assert catalog.search(engine, "100%") == []
-    assert catalog.search(engine, "zz") == []
+    assert queries.search(engine, "100%") == []
+    assert queries.search(engine, "zz") == []
 
 
 def test_sync_history_lifecycle(engine):

@@ -8,8 +8,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from wonde_sync import catalog, sync_history
-from wonde_sync.database import engine_from_url, table
+from wonde_sync.catalog import queries
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import engine_from_url, table
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 
@@ -65,7 +66,7 @@ def test_full_sync_of_5000_schools_then_rerun(airflow_db, start_emulator, db):
     assert run.counts["fetched_count"] == 5000
     assert "5000 schools" in run.message
     assert run.dag_id == "wonde_schools_full_sync" and run.dag_run_id
-    meta = catalog.latest_full_sync(db)
+    meta = queries.latest_full_sync(db)
     assert meta.school_count == 5000 and meta.sync_run_id == run.id
     assert staging_count(db) == 0
 
@@ -86,7 +87,7 @@ def test_full_sync_of_5000_schools_then_rerun(airflow_db, start_emulator, db):
     assert catalog_rows(db) == rows
     runs = sync_history.list_runs(db, kind="catalog")
     assert [r.status for r in runs] == ["Completed", "Completed"]
-    assert catalog.latest_full_sync(db).sync_run_id == runs[0].id
+    assert queries.latest_full_sync(db).sync_run_id == runs[0].id
 
 
 def fault(emu, **spec) -> None:
@@ -109,7 +110,7 @@ def test_auth_failure_mid_rebuild_keeps_previous_catalog(airflow_db, start_emula
     assert "Reading the school directory from Wonde failed" in failed.message
     assert "401" in failed.message
     assert "test-app-token" not in failed.message
-    assert catalog.latest_full_sync(db).sync_run_id != failed.id
+    assert queries.latest_full_sync(db).sync_run_id != failed.id
 
 
 def test_lasting_network_fault_fails_cleanly(airflow_db, start_emulator, db):

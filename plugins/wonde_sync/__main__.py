@@ -2,6 +2,6 @@
 
 import sys
 
-from wonde_sync.cli import main
+from wonde_sync.admin.cli import main
 
 sys.exit(main())

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from wonde_sync.client import WondeClient
+from wonde_sync.wonde.client import WondeClient
 
 APP_TOKEN = "app-token-5f3c9e1d7a"
 CONN_ID = "wonde_default"

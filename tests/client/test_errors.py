@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from wonde_sync.errors import (
+from wonde_sync.wonde.errors import (
     WondeAuthError,
     WondeError,
     WondeForbiddenError,

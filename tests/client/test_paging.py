@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from airflow.sdk import BaseHook
 
-from wonde_sync.client import Page, WondeClient
-from wonde_sync.errors import WondeResponseError
+from wonde_sync.wonde.client import Page, WondeClient
+from wonde_sync.wonde.errors import WondeResponseError
 
 from .conftest import APP_TOKEN, CONN_ID
 

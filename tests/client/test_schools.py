@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from wonde_sync.errors import WondeAuthError, WondeForbiddenError
+from wonde_sync.wonde.errors import WondeAuthError, WondeForbiddenError
 
 from .conftest import APP_TOKEN
 

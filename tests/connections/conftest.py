@@ -87,7 +87,7 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
 
     def client(self):
-        from wonde_sync.client import WondeClient
+        from wonde_sync.wonde.client import WondeClient
 
         return WondeClient(backoff_initial=0.01, backoff_max=0.05, timeout=10.0)
 
@@ -95,7 +95,7 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     def row(self, site_id: str) -> dict | None:
-        from wonde_sync.database import table
+        from wonde_sync.core.database import table
 
         connections = table(self.engine, "wonde_connections")
         with self.engine.connect() as conn:
@@ -108,7 +108,7 @@ class World:
 
     def snapshot(self) -> dict[str, list[tuple]]:
         """Every lifecycle table, to assert that nothing changed."""
-        from wonde_sync.database import table
+        from wonde_sync.core.database import table
 
         tables = (
             "wonde_connections",
@@ -125,7 +125,7 @@ class World:
         return taken
 
     def history(self, site_id: str) -> list[str]:
-        from wonde_sync.database import table
+        from wonde_sync.core.database import table
 
         history = table(self.engine, "wonde_connection_history")
         with self.engine.connect() as conn:
@@ -140,17 +140,18 @@ class World:
 
 def load_catalog(engine, client) -> None:
     """Publish the emulator's directory as the catalog."""
-    from wonde_sync import catalog, sync_history
+    from wonde_sync.catalog import rebuild
+    from wonde_sync.core import sync_history
 
     run_id = sync_history.start_run(engine, "catalog")
-    catalog.stage(engine, run_id, (page.records for page in client.iter_pages("schools/all")))
-    catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+    rebuild.stage(engine, run_id, (page.records for page in client.iter_pages("schools/all")))
+    rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
 
 
 @pytest.fixture
 def world(engine, start_emulator) -> World:
     """30 schools (the first 2 already approved for the app), sites a and b, three users."""
-    from wonde_sync import api_access, sites
+    from wonde_sync.admin import api_tokens, sites
 
     emu = start_emulator(schools=30, staff_per_school=2, seed=4, approved=2)
     world = World(emu=emu, control=Control(emu), engine=engine, schools=emu.school_ids())
@@ -158,9 +159,9 @@ def world(engine, start_emulator) -> World:
     sites.add_site(engine, "site-a", "Ashdown Academy")
     sites.add_site(engine, "site-b", "Beacon School")
     for user, site in (("ann@site-a", "site-a"), ("bob@site-b", "site-b"), ("eve", None)):
-        world.tokens[user] = api_access.create_api_token(engine, user).token
+        world.tokens[user] = api_tokens.create_api_token(engine, user).token
         if site:
-            api_access.grant_site_admin(engine, user, site)
+            api_tokens.grant_site_admin(engine, user, site)
     return world
 
 
@@ -169,7 +170,7 @@ def api(world):
     """A TestClient on the API wired to the test database and the emulator."""
     from fastapi.testclient import TestClient
 
-    from wonde_sync.api import create_app
+    from wonde_sync.web.api import create_app
 
     app = create_app(
         engine=world.engine, client_factory=world.client, webhook_secret=WEBHOOK_SECRET
@@ -216,7 +217,7 @@ class Receiver:
 @pytest.fixture
 def receiver(world):
     """A real HTTP receiver for the emulator's webhooks (secret appended by the emulator)."""
-    from wonde_sync.api import create_app
+    from wonde_sync.web.api import create_app
 
     app = create_app(
         engine=world.engine, client_factory=world.client, webhook_secret=WEBHOOK_SECRET

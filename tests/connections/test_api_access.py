@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.connections.conftest import CONTACT
-from wonde_sync import api_access, connections
-from wonde_sync.database import table
+from wonde_sync.admin import api_tokens
+from wonde_sync.core.database import table
+from wonde_sync.school_access import lifecycle
 
 #: Every route of a site: (method, path, JSON body).
 SITE_ROUTES = [
@@ -26,8 +27,8 @@ OTHER_ROUTES = [("GET", "/schools/search?q=school", None), ("GET", "/connections
 def connected(world) -> str:
     """site-a is approved for a school (token held); returns the school id."""
     school = world.schools[3]
-    connections.request_access(world.engine, world.client(), "site-a", school, CONTACT)
-    connections.record_approval(world.engine, school, "tok-" + "a" * 36)
+    lifecycle.request_access(world.engine, world.client(), "site-a", school, CONTACT)
+    lifecycle.record_approval(world.engine, school, "tok-" + "a" * 36)
     return school
 
 
@@ -37,8 +38,8 @@ def call(api, world, method, path, body, headers, site="site-a", school=None):
 
 
 def unauthenticated_headers(world) -> list[dict]:
-    revoked = api_access.create_api_token(world.engine, "ann@site-a")
-    api_access.revoke_api_token(world.engine, revoked.token_id)
+    revoked = api_tokens.create_api_token(world.engine, "ann@site-a")
+    api_tokens.revoke_api_token(world.engine, revoked.token_id)
     return [
         {},
         {"Authorization": ""},
@@ -88,15 +89,15 @@ def test_cross_site_calls_get_403_and_change_nothing(
 
 
 def test_an_admin_of_two_sites_manages_both(api, world, connected):
-    api_access.grant_site_admin(world.engine, "ann@site-a", "site-b")
+    api_tokens.grant_site_admin(world.engine, "ann@site-a", "site-b")
     answer = api.get("/sites/site-b/connection", headers=world.auth("ann@site-a"))
     assert answer.status_code == 200 and answer.json()["state"] == "not_connected"
-    api_access.revoke_site_admin(world.engine, "ann@site-a", "site-b")
+    api_tokens.revoke_site_admin(world.engine, "ann@site-a", "site-b")
     assert api.get("/sites/site-b/connection", headers=world.auth("ann@site-a")).status_code == 403
 
 
 def test_tokens_are_stored_as_sha256_only(world):
-    issued = api_access.create_api_token(world.engine, "carol", label="web app")
+    issued = api_tokens.create_api_token(world.engine, "carol", label="web app")
     tokens = table(world.engine, "wonde_api_tokens")
     with world.engine.connect() as conn:
         rows = conn.execute(sa.select(tokens)).mappings().all()
@@ -105,17 +106,17 @@ def test_tokens_are_stored_as_sha256_only(world):
     assert all(issued.token not in str(value) for r in rows for value in r.values())
     assert issued.token not in repr(issued)
     assert issued.token.startswith("cwt_") and len(issued.token) > 40
-    assert api_access.authenticate(world.engine, issued.token).user_id == "carol"
-    assert api_access.list_api_tokens(world.engine, "carol")[0].label == "web app"
+    assert api_tokens.authenticate(world.engine, issued.token).user_id == "carol"
+    assert api_tokens.list_api_tokens(world.engine, "carol")[0].label == "web app"
 
 
 @pytest.mark.parametrize("user_id", ["", " ", "bad user", "x" * 200, "-leading"])
 def test_invalid_user_ids_are_refused(world, user_id):
-    with pytest.raises(api_access.AccessError, match="Invalid user id"):
-        api_access.create_api_token(world.engine, user_id)
+    with pytest.raises(api_tokens.AccessError, match="Invalid user id"):
+        api_tokens.create_api_token(world.engine, user_id)
 
 
 def test_admin_of_unknown_site_is_refused(world):
-    with pytest.raises(api_access.AccessError, match="No site 'nowhere'"):
-        api_access.grant_site_admin(world.engine, "ann@site-a", "nowhere")
-    assert api_access.grant_site_admin(world.engine, "ann@site-a", "site-a") is False
+    with pytest.raises(api_tokens.AccessError, match="No site 'nowhere'"):
+        api_tokens.grant_site_admin(world.engine, "ann@site-a", "nowhere")
+    assert api_tokens.grant_site_admin(world.engine, "ann@site-a", "site-a") is False

@@ -7,8 +7,9 @@ import argparse
 import pytest
 
 from tests.connections.conftest import CONTACT
-from wonde_sync import api_access, connections
-from wonde_sync.cli_connections import register
+from wonde_sync.admin import api_tokens
+from wonde_sync.admin.cli_access import register
+from wonde_sync.school_access import lifecycle
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def test_request_access_status_enable_disable(cli, world):
     code, out, _ = cli("disable", "site-a")
     assert code == 0 and "disabled" in out and "Actions: enable" in out
     assert cli("enable", "site-a")[0] == 0
-    assert connections.connection_status(world.engine, "site-a").enabled is True
+    assert lifecycle.connection_status(world.engine, "site-a").enabled is True
 
 
 def test_already_approved_then_revoke_and_rerequest(cli, world):
@@ -84,17 +85,17 @@ def test_tokens_and_admins(cli, world):
     code, out, _ = cli("create-api-token", "carol@site-b", "--label", "web app")
     assert code == 0
     token = out.strip().splitlines()[-1]
-    assert api_access.authenticate(world.engine, token).user_id == "carol@site-b"
+    assert api_tokens.authenticate(world.engine, token).user_id == "carol@site-b"
     code, out, _ = cli("list-api-tokens", "--user", "carol@site-b")
     assert "carol@site-b web app active" in out and token not in out
     assert cli("grant-site-admin", "carol@site-b", "site-b")[1].startswith(
         "carol@site-b is now an admin of site site-b"
     )
     assert "was already" in cli("grant-site-admin", "carol@site-b", "site-b")[1]
-    assert api_access.is_site_admin(world.engine, "carol@site-b", "site-b")
-    token_id = api_access.list_api_tokens(world.engine, "carol@site-b")[0].token_id
+    assert api_tokens.is_site_admin(world.engine, "carol@site-b", "site-b")
+    token_id = api_tokens.list_api_tokens(world.engine, "carol@site-b")[0].token_id
     assert cli("revoke-api-token", str(token_id))[0] == 0
-    assert api_access.authenticate(world.engine, token) is None
+    assert api_tokens.authenticate(world.engine, token) is None
     assert "is no longer" in cli("revoke-site-admin", "carol@site-b", "site-b")[1]
 
 

@@ -13,8 +13,8 @@ def test_airflow_api_server_mounts_the_wonde_api(airflow_db, tmp_path, monkeypat
     from airflow.api_fastapi.app import create_app
     from fastapi.testclient import TestClient
 
-    from wonde_sync import api_access
-    from wonde_sync.database import apply_schema, engine_from_url
+    from wonde_sync.admin import api_tokens
+    from wonde_sync.core.database import apply_schema, engine_from_url
 
     database = tmp_path / "calm.db"
     monkeypatch.setenv(
@@ -23,7 +23,7 @@ def test_airflow_api_server_mounts_the_wonde_api(airflow_db, tmp_path, monkeypat
     monkeypatch.setenv("WONDE_WEBHOOK_SECRET", "plugin+secret/1")
     engine = engine_from_url(f"sqlite:///{database}")
     apply_schema(engine)
-    token = api_access.create_api_token(engine, "ann").token
+    token = api_tokens.create_api_token(engine, "ann").token
 
     apps, _ = plugins_manager.get_fastapi_plugins()
     assert [(a["name"], a["url_prefix"]) for a in apps if a["name"] == "Wonde"] == [

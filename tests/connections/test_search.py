@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from wonde_sync import catalog, school_search, sync_history
+from wonde_sync.catalog import queries, rebuild
+from wonde_sync.core import sync_history
 
 
 def school(n: int, name: str, postcode: str, urn: int, **extra) -> dict:
@@ -42,8 +43,8 @@ DIRECTORY = [
 @pytest.fixture
 def directory(engine, world_api):
     run_id = sync_history.start_run(engine, "catalog")
-    catalog.stage(engine, run_id, [DIRECTORY])
-    catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+    rebuild.stage(engine, run_id, [DIRECTORY])
+    rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
     return engine
 
 
@@ -52,10 +53,10 @@ def world_api(engine):
     """The API with one authenticated caller (searching needs no site)."""
     from fastapi.testclient import TestClient
 
-    from wonde_sync import api_access
-    from wonde_sync.api import create_app
+    from wonde_sync.admin import api_tokens
+    from wonde_sync.web.api import create_app
 
-    token = api_access.create_api_token(engine, "ann@site-a").token
+    token = api_tokens.create_api_token(engine, "ann@site-a").token
     with TestClient(create_app(engine=engine, webhook_secret="x")) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         yield client
@@ -73,8 +74,8 @@ def test_fewer_than_two_characters(world_api, directory, query):
     assert answer.status_code == 422
     assert answer.json()["detail"] == "Enter at least 2 characters to search"
     assert answer.json()["errors"] == {"q": ["Enter at least 2 characters to search"]}
-    with pytest.raises(catalog.SearchQueryError, match="Enter at least 2 characters to search"):
-        school_search.search_schools(directory, query)
+    with pytest.raises(queries.SearchQueryError, match="Enter at least 2 characters to search"):
+        queries.search_schools(directory, query)
 
 
 def test_exact_urn_comes_first(world_api, directory):
@@ -115,7 +116,7 @@ def test_apostrophe_inside_a_name_and_sql_characters(world_api, directory):
     assert names(world_api, "100%") == []
     assert names(world_api, "_%") == []
     assert names(world_api, "'; DROP TABLE wonde_schools; --") == []
-    assert catalog.catalog_count(directory) == len(DIRECTORY)
+    assert queries.catalog_count(directory) == len(DIRECTORY)
 
 
 def test_no_match_gives_the_hint(world_api, directory):
@@ -151,8 +152,8 @@ def test_each_result_has_what_identifies_a_school(world_api, directory):
 def test_results_are_bounded(world_api, engine):
     many = [school(100 + n, f"Oakfield School {n:03d}", "OX1 1AA", 500000 + n) for n in range(80)]
     run_id = sync_history.start_run(engine, "catalog")
-    catalog.stage(engine, run_id, [many])
-    catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+    rebuild.stage(engine, run_id, [many])
+    rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
     assert len(names(world_api, "oakfield")) == 20
     assert len(names(world_api, "oakfield", limit=500)) == 50
     assert names(world_api, "oakfield", limit=2) == ["Oakfield School 000", "Oakfield School 001"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from wonde_sync import token_vault
+from wonde_sync.school_access import token_vault
 
 
 def test_round_trip_and_fresh_ciphertext_each_time():

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from wonde_sync import catalog, sites, sync_history
-from wonde_sync.connections import ImportTarget
+from wonde_sync.admin import sites
+from wonde_sync.catalog import rebuild
+from wonde_sync.core import sync_history
+from wonde_sync.school_access.lifecycle import ImportTarget
 
 
 @dataclass
@@ -36,15 +38,15 @@ class World:
 
 @pytest.fixture
 def world(engine, start_emulator):
-    from wonde_sync.client import WondeClient
+    from wonde_sync.wonde.client import WondeClient
 
     emu = start_emulator(
         schools=6, staff_per_school=40, students_per_school=30, seed=21, approved=3
     )
     client = WondeClient(backoff_initial=0.01, backoff_max=0.05)
     run_id = sync_history.start_run(engine, "catalog")
-    catalog.stage(engine, run_id, (p.records for p in client.iter_pages("schools/all")))
-    catalog.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+    rebuild.stage(engine, run_id, (p.records for p in client.iter_pages("schools/all")))
+    rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
     targets = []
     for n, school_id in enumerate(emu.school_ids()[:3], start=1):
         sites.add_site(engine, f"site-{n}", f"Site {n}")

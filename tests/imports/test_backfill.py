@@ -13,8 +13,9 @@ import pytest
 
 from tests.airflow_services import parse_time, serve
 from tests.imports.test_sync_dags import connect, control, people
-from wonde_sync import imports, sync_history
-from wonde_sync.database import table
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import table
+from wonde_sync.people import importer
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +80,7 @@ def import_log(airflow, run: dict) -> str:
 
 def since_line(run: dict, site_id: str) -> str:
     """The log line of a backfill import reading changes since the run's interval start."""
-    since = parse_time(run["data_interval_start"]) - imports.DEFAULT_OVERLAP
+    since = parse_time(run["data_interval_start"]) - importer.DEFAULT_OVERLAP
     return f"Site {site_id}: backfill run, changes since {since:%Y-%m-%d %H:%M} UTC"
 
 

@@ -7,10 +7,10 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from wonde_sync import sync_history
-from wonde_sync.database import table
-from wonde_sync.imports import ImportOptions, import_site
-from wonde_sync.people_store import MassArchiveBlocked
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import table
+from wonde_sync.people.importer import ImportOptions, import_site
+from wonde_sync.people.store import MassArchiveBlocked
 
 
 def personnel(world, site_id: str) -> dict[str, dict]:
@@ -174,7 +174,7 @@ def test_mass_archive_guard_then_approval(world):
 
 
 def test_changed_school_details_are_refreshed(world):
-    from wonde_sync import catalog
+    from wonde_sync.catalog import rebuild
 
     school_id = world.targets[0].school_id
     schools = table(world.engine, "wonde_schools")
@@ -183,11 +183,11 @@ def test_changed_school_details_are_refreshed(world):
             sa.update(schools).where(schools.c.id == school_id).values(name="Old Name", mis=None)
         )
     fresh = world.client.get(f"schools/{school_id}")
-    assert catalog.refresh_schools(world.engine, [fresh]) == 1
+    assert rebuild.refresh_schools(world.engine, [fresh]) == 1
     with world.engine.connect() as conn:
         row = conn.execute(sa.select(schools).where(schools.c.id == school_id)).mappings().one()
     assert (row["name"], row["mis"]) == (fresh["name"], fresh["mis"])
-    assert catalog.refresh_schools(world.engine, [fresh]) == 0
+    assert rebuild.refresh_schools(world.engine, [fresh]) == 0
 
 
 def test_first_import_is_full_even_with_a_since_date(world):

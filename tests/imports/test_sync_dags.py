@@ -10,8 +10,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from wonde_sync import connections, imports, sites, sync_history
-from wonde_sync.database import table
+from wonde_sync.admin import sites
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import table
+from wonde_sync.people import importer
+from wonde_sync.school_access import lifecycle
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 CONTACT = {"first_name": "Siân", "last_name": "O'Neill", "email": "sian@school.example"}
@@ -37,13 +40,13 @@ def control(emu, method: str, path: str, **kwargs):
 
 def connect(engine, emu, site_id: str, school_id: str, *, approve: bool = True) -> None:
     """Add a site, request access to its school, and (optionally) have the school approve."""
-    from wonde_sync.client import WondeClient
+    from wonde_sync.wonde.client import WondeClient
 
     sites.add_site(engine, site_id, f"Site {site_id}")
-    connections.request_access(engine, WondeClient(), site_id, school_id, CONTACT)
+    lifecycle.request_access(engine, WondeClient(), site_id, school_id, CONTACT)
     if approve:
         token = control(emu, "POST", f"schools/{school_id}/approve")["school_token"]
-        connections.record_approval(engine, school_id, token)
+        lifecycle.record_approval(engine, school_id, token)
 
 
 def people(engine, site_id: str) -> dict[str, dict]:
@@ -106,7 +109,7 @@ def test_skips_when_no_connection_is_ready(airflow_db, emu, engine, wonde_logs):
     connect(engine, emu, "revoked-site", ids[2])
     control(emu, "POST", f"schools/{ids[2]}/revoke", json={"reason": "Contract ended"})
     connect(engine, emu, "disabled-site", ids[3])
-    connections.set_enabled(engine, "disabled-site", False)
+    lifecycle.set_enabled(engine, "disabled-site", False)
     sites.add_site(engine, "lonely-site", "Not connected")
 
     wonde_logs.clear()
@@ -156,7 +159,7 @@ def test_full_then_incremental_then_one_site_failing(airflow_db, emu, engine):
 
     # Site b's school starts failing; site a still imports, b keeps its data and watermark.
     before_b = people(engine, "site-b")
-    mark_b = imports.watermark(engine, "site-b")
+    mark_b = importer.watermark(engine, "site-b")
     control(
         emu,
         "POST",
@@ -174,7 +177,7 @@ def test_full_then_incremental_then_one_site_failing(airflow_db, emu, engine):
     assert run_dag("wonde_incremental_sync", retries=0) == "failed"
     assert people(engine, "site-a")[person["id"]]["surname"] == "Ní Dhuinn"
     assert people(engine, "site-b") == before_b
-    assert imports.watermark(engine, "site-b") == mark_b
+    assert importer.watermark(engine, "site-b") == mark_b
     failed = sync_history.list_runs(engine, site_id="site-b")[0]
     assert failed.status == "Failed" and "500" in failed.message
 

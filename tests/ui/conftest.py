@@ -45,7 +45,7 @@ def client(world):
     """A TestClient on the details app, on the seeded database."""
     from fastapi.testclient import TestClient
 
-    from wonde_sync.ui import create_app
+    from wonde_sync.web.ui import create_app
 
     with TestClient(create_app(engine=world.engine)) as test_client:
         yield test_client

@@ -1,4 +1,4 @@
-"""Seed data for the integration details: a real catalog sync and real imports.
+"""Seed data for the integration details: a real catalog sync and real importer.
 
 The catalog and the imports run through the project's own code against the Wonde emulator,
 so counts, filter reasons and record issues are what production would record. Only what
@@ -14,10 +14,14 @@ from datetime import UTC, datetime, timedelta
 import requests
 import sqlalchemy as sa
 
-from wonde_sync import api_access, catalog, imports, sites, sync_history, token_vault
-from wonde_sync.connections import ImportTarget
-from wonde_sync.database import table, utcnow
-from wonde_sync.errors import WondeError
+from wonde_sync.admin import api_tokens, sites
+from wonde_sync.catalog import rebuild
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import table, utcnow
+from wonde_sync.people import importer
+from wonde_sync.school_access import token_vault
+from wonde_sync.school_access.lifecycle import ImportTarget
+from wonde_sync.wonde.errors import WondeError
 
 #: site id → (name, connection state, school index or None); the order the page lists them.
 SITES = {
@@ -101,7 +105,7 @@ def _connect(engine, site_id: str, school_id: str, state: str, token: str | None
 
 def seed(engine, emu) -> Seeded:
     """Fill an empty, migrated database: catalog, seven sites, imports, users."""
-    from wonde_sync.client import WondeClient
+    from wonde_sync.wonde.client import WondeClient
 
     out = Seeded()
     client = WondeClient(backoff_initial=0.01, backoff_max=0.05)
@@ -110,10 +114,10 @@ def seed(engine, emu) -> Seeded:
     out.catalog_run = sync_history.start_run(
         engine, "catalog", dag_id=CATALOG_DAG, dag_run_id="scheduled__2026-03-01T01:00:00+00:00"
     )
-    staged = catalog.stage(
+    staged = rebuild.stage(
         engine, out.catalog_run, (p.records for p in client.iter_pages("schools/all"))
     )
-    out.school_count = catalog.publish(
+    out.school_count = rebuild.publish(
         engine, out.catalog_run, started_at=datetime.now(UTC), dag_run_id=None
     )
     sync_history.complete_run(
@@ -135,9 +139,9 @@ def seed(engine, emu) -> Seeded:
 
     def run(site_id: str, token: str | None = None) -> int:
         target = ImportTarget(site_id, school_ids[SITES[site_id][2]], token or tokens[site_id])
-        options = imports.ImportOptions(full=True, dag_id=IMPORT_DAG, dag_run_id=IMPORT_DAG_RUN)
+        options = importer.ImportOptions(full=True, dag_id=IMPORT_DAG, dag_run_id=IMPORT_DAG_RUN)
         try:
-            return imports.import_site(engine, client, target, options)["run_id"]
+            return importer.import_site(engine, client, target, options)["run_id"]
         except WondeError:
             return sync_history.list_runs(engine, site_id=site_id, limit=1)[0].id
 
@@ -178,7 +182,7 @@ def seed(engine, emu) -> Seeded:
         )
 
     for user, admin_of in (("ann", ["ashdown"]), ("bea", ["beacon", "cedar"]), ("eve", [])):
-        out.tokens[user] = api_access.create_api_token(engine, user).token
+        out.tokens[user] = api_tokens.create_api_token(engine, user).token
         for site_id in admin_of:
-            api_access.grant_site_admin(engine, user, site_id)
+            api_tokens.grant_site_admin(engine, user, site_id)
     return out

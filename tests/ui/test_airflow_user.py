@@ -18,8 +18,9 @@ def airflow_client(airflow_db, tmp_path, monkeypatch):
     from airflow.api_fastapi.app import create_app
     from fastapi.testclient import TestClient
 
-    from wonde_sync import api_access, sites, sync_history
-    from wonde_sync.database import apply_schema, engine_from_url
+    from wonde_sync.admin import api_tokens, sites
+    from wonde_sync.core import sync_history
+    from wonde_sync.core.database import apply_schema, engine_from_url
 
     database = tmp_path / "calm.db"
     monkeypatch.setenv(
@@ -31,8 +32,8 @@ def airflow_client(airflow_db, tmp_path, monkeypatch):
         sites.add_site(engine, site_id, name)
     run_id = sync_history.start_run(engine, "full_import", site_id="beacon")
     sync_history.fail_run(engine, run_id, "Import failed: Wonde rejected the token (401)")
-    token = api_access.create_api_token(engine, "ann").token
-    api_access.grant_site_admin(engine, "ann", "ashdown")
+    token = api_tokens.create_api_token(engine, "ann").token
+    api_tokens.grant_site_admin(engine, "ann", "ashdown")
     client = TestClient(create_app(apps="core"))
     yield client, token
     engine.dispose()

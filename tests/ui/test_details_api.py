@@ -8,7 +8,7 @@ import io
 import pytest
 
 from tests.ui.seed import EXPECTED_HEALTH
-from wonde_sync import api_access
+from wonde_sync.admin import api_tokens
 
 
 @pytest.mark.parametrize(
@@ -35,9 +35,9 @@ def test_unknown_and_revoked_tokens_are_401(client, world):
     assert client.get(
         "/api/overview", headers={"Authorization": "Bearer cwt_nope"}
     ).status_code == (401)
-    token = api_access.list_api_tokens(world.engine, "ann")[0].token_id
+    token = api_tokens.list_api_tokens(world.engine, "ann")[0].token_id
     assert client.get("/api/overview", headers=world.auth("ann")).status_code == 200
-    api_access.revoke_api_token(world.engine, token)
+    api_tokens.revoke_api_token(world.engine, token)
     assert client.get("/api/overview", headers=world.auth("ann")).status_code == 401
 
 
@@ -162,7 +162,7 @@ def test_the_page_shows_each_site_and_the_history(client, world):
 
 
 def test_everything_from_the_mis_is_escaped(client, world):
-    from wonde_sync.database import bulk_insert, utcnow
+    from wonde_sync.core.database import bulk_insert, utcnow
 
     hostile = '<img src=x onerror="alert(1)">'
     bulk_insert(

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from wonde_sync import integration_details as details
-from wonde_sync.catalog import FullSyncMetadata
-from wonde_sync.connection_status import LABELS, ConnectionStatus
-from wonde_sync.sync_history import COUNT_COLUMNS, SyncRun
+from wonde_sync.catalog.queries import FullSyncMetadata
+from wonde_sync.core.sync_history import COUNT_COLUMNS, SyncRun
+from wonde_sync.monitoring import details
+from wonde_sync.school_access.status import LABELS, ConnectionStatus
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -8,9 +8,9 @@ import pytest
 import requests
 
 from tests.ui.seed import EXPECTED_CONNECTION, EXPECTED_HEALTH, SITES
-from wonde_sync import integration_details as details
-from wonde_sync import sync_history
-from wonde_sync.database import bulk_insert, utcnow
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import bulk_insert, utcnow
+from wonde_sync.monitoring import details
 
 
 def test_an_empty_database_says_the_directory_was_never_synced(engine):

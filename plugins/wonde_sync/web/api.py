@@ -1,7 +1,7 @@
 """The connection-lifecycle HTTP API, served by Airflow's API server under ``/wonde``.
 
 The CalmCompliance web app calls it for Settings > Integrations. Every route but the
-webhook needs ``Authorization: Bearer <service token>`` (:mod:`wonde_sync.api_access`):
+webhook needs ``Authorization: Bearer <service token>`` (:mod:`wonde_sync.admin.api_tokens`):
 
 * ``GET /wonde/schools/search?q=...&limit=...``: any authenticated caller;
 * ``GET /wonde/connections``: the connections of the caller's own sites;
@@ -20,7 +20,8 @@ compares it in constant time with ``WONDE_WEBHOOK_SECRET``, and answers 5xx only
 retry can help (database unavailable), since Wonde re-delivers on 5xx.
 
 Configuration: the ``calm_db`` connection (database), ``wonde_default`` (Wonde, app
-token), ``WONDE_WEBHOOK_SECRET``, ``WONDE_TOKEN_KEY`` (see :mod:`wonde_sync.token_vault`).
+token), ``WONDE_WEBHOOK_SECRET``, ``WONDE_TOKEN_KEY``
+(see :mod:`wonde_sync.school_access.token_vault`).
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
-from wonde_sync import api_access, connections, school_search, webhooks
-from wonde_sync.contact_form import ContactValidationError, parse_school_id
-from wonde_sync.errors import (
+from wonde_sync.admin import api_tokens
+from wonde_sync.catalog import queries
+from wonde_sync.school_access import lifecycle
+from wonde_sync.school_access.contact_form import ContactValidationError, parse_school_id
+from wonde_sync.school_access.token_vault import TokenVaultError
+from wonde_sync.wonde import webhooks
+from wonde_sync.wonde.errors import (
     WondeAuthError,
     WondeError,
     WondeForbiddenError,
@@ -50,7 +55,6 @@ from wonde_sync.errors import (
     WondeTransientError,
     WondeValidationError,
 )
-from wonde_sync.token_vault import TokenVaultError
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +98,7 @@ class _Settings:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    from wonde_sync.database import engine_for
+                    from wonde_sync.core.database import engine_for
 
                     self._engine = engine_for()
         return self._engine
@@ -129,15 +133,15 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def service_caller(request: Request, engine: Engine) -> api_access.Caller | None:
+def service_caller(request: Request, engine: Engine) -> api_tokens.Caller | None:
     """The caller of the request's service token, or None (none, unknown or revoked)."""
     token = bearer_token(request)
     if token is None:
         return None
-    return _database_call(lambda: api_access.authenticate(engine, token))
+    return _database_call(lambda: api_tokens.authenticate(engine, token))
 
 
-def authenticated_caller(request: Request, engine: EngineDep) -> api_access.Caller:
+def authenticated_caller(request: Request, engine: EngineDep) -> api_tokens.Caller:
     """The caller of a service token (``Authorization: Bearer ...``), else 401."""
     found = service_caller(request, engine)
     if found is None:
@@ -149,21 +153,21 @@ def authenticated_caller(request: Request, engine: EngineDep) -> api_access.Call
     return found
 
 
-CallerDep = Annotated[api_access.Caller, Depends(authenticated_caller)]
+CallerDep = Annotated[api_tokens.Caller, Depends(authenticated_caller)]
 
 
-def site_admin(site_id: str, who: CallerDep, engine: EngineDep) -> api_access.Caller:
+def site_admin(site_id: str, who: CallerDep, engine: EngineDep) -> api_tokens.Caller:
     """The caller, if an admin of ``site_id``; else 403 (whether or not the site exists)."""
-    if not _database_call(lambda: api_access.is_site_admin(engine, who.user_id, site_id)):
+    if not _database_call(lambda: api_tokens.is_site_admin(engine, who.user_id, site_id)):
         raise ApiError(403, f"You are not an admin of site {site_id}.")
     return who
 
 
-SiteAdminDep = Annotated[api_access.Caller, Depends(site_admin)]
+SiteAdminDep = Annotated[api_tokens.Caller, Depends(site_admin)]
 
 
 def _default_client() -> Any:
-    from wonde_sync.client import WondeClient
+    from wonde_sync.wonde.client import WondeClient
 
     # Interactive calls: fail within seconds rather than keep an admin waiting.
     return WondeClient(timeout=15.0, max_attempts=3, backoff_max=5.0)
@@ -198,7 +202,7 @@ def create_app(
         engine: EngineDep,
     ) -> dict:
         """Search the schools catalog by name, postcode or URN (at least 2 characters)."""
-        from wonde_sync.catalog import SearchQueryError
+        from wonde_sync.catalog.queries import SearchQueryError
 
         query = request.query_params.get("q", "")
         try:
@@ -206,7 +210,7 @@ def create_app(
         except ValueError:
             raise ApiError(422, "limit must be a number.", {"limit": ["Enter a number."]}) from None
         try:
-            found = _database_call(lambda: school_search.search_schools(engine, query, limit))
+            found = _database_call(lambda: queries.search_schools(engine, query, limit))
         except SearchQueryError as exc:
             raise ApiError(422, str(exc), {"q": [str(exc)]}) from None
         return found.as_dict()
@@ -216,8 +220,8 @@ def create_app(
         """The connections of the sites the caller administers."""
 
         def read() -> list[dict]:
-            site_ids = api_access.admin_sites(engine, who.user_id)
-            return [s.as_dict() for s in connections.connection_statuses(engine, site_ids)]
+            site_ids = api_tokens.admin_sites(engine, who.user_id)
+            return [s.as_dict() for s in lifecycle.connection_statuses(engine, site_ids)]
 
         return {"data": _database_call(read)}
 
@@ -228,7 +232,7 @@ def create_app(
         engine: EngineDep,
     ) -> dict:
         """The site's connection: label, explanation, allowed actions."""
-        return _lifecycle(lambda: connections.connection_status(engine, site_id)).as_dict()
+        return _lifecycle(lambda: lifecycle.connection_status(engine, site_id)).as_dict()
 
     @app.post("/sites/{site_id}/connection/request-access")
     async def request_access(
@@ -252,14 +256,14 @@ def create_app(
         # Database and Wonde calls block: off the event loop.
         status = await run_in_threadpool(
             _lifecycle,
-            lambda: connections.request_access(
+            lambda: lifecycle.request_access(
                 engine,
                 settings.client_factory(),
                 site_id,
                 school_id,
                 body,
                 actor=who.user_id,
-                source=connections.SOURCE_API,
+                source=lifecycle.SOURCE_API,
             ),
         )
         return status.as_dict()
@@ -281,7 +285,7 @@ def create_app(
                 raise ApiError(422, "Check the highlighted fields.", exc.errors) from None
         status = await run_in_threadpool(
             _lifecycle,
-            lambda: connections.revoke_and_rerequest(
+            lambda: lifecycle.revoke_and_rerequest(
                 engine, settings.client_factory(), site_id, contact, actor=who.user_id
             ),
         )
@@ -295,7 +299,7 @@ def create_app(
     ) -> dict:
         """Turn imports on for the site's connection."""
         return _lifecycle(
-            lambda: connections.set_enabled(engine, site_id, True, actor=who.user_id)
+            lambda: lifecycle.set_enabled(engine, site_id, True, actor=who.user_id)
         ).as_dict()
 
     @app.post("/sites/{site_id}/connection/disable")
@@ -306,7 +310,7 @@ def create_app(
     ) -> dict:
         """Turn imports off for the site's connection (its state is kept)."""
         return _lifecycle(
-            lambda: connections.set_enabled(engine, site_id, False, actor=who.user_id)
+            lambda: lifecycle.set_enabled(engine, site_id, False, actor=who.user_id)
         ).as_dict()
 
     @app.post("/webhooks/wonde")
@@ -327,12 +331,12 @@ def create_app(
             raise ApiError(422, str(exc), exc.errors or None) from None
         try:
             engine = settings.engine()
-            receipt = await run_in_threadpool(connections.receive_webhook, engine, event)
+            receipt = await run_in_threadpool(lifecycle.receive_webhook, engine, event)
         except (sa.exc.OperationalError, sa.exc.InterfaceError, TokenVaultError) as exc:
             # Transient (or fixable by an operator): Wonde will deliver it again.
             log.error("Could not record Wonde %s: %s", event.payload_type, type(exc).__name__)
             raise ApiError(503, "Unable to record the event now; deliver it again.") from exc
-        except connections.ConcurrentChangeError as exc:
+        except lifecycle.ConcurrentChangeError as exc:
             raise ApiError(503, str(exc)) from exc
         return receipt.as_dict()
 
@@ -373,7 +377,7 @@ async def _json_object(request: Request, *, allow_empty: bool = False) -> dict:
 
 
 def _contact(data: dict) -> None:
-    from wonde_sync.contact_form import AccessRequestContact
+    from wonde_sync.school_access.contact_form import AccessRequestContact
 
     AccessRequestContact.parse(data)
 
@@ -392,13 +396,13 @@ def _lifecycle(call: Callable[[], Any]) -> Any:
         return _database_call(call)
     except ContactValidationError as exc:
         raise ApiError(422, "Check the highlighted fields.", exc.errors) from None
-    except connections.UnknownSiteError as exc:
+    except lifecycle.UnknownSiteError as exc:
         raise ApiError(404, str(exc)) from None
-    except connections.UnknownSchoolError as exc:
+    except lifecycle.UnknownSchoolError as exc:
         raise ApiError(404, str(exc), {"school_id": [str(exc)]}) from None
-    except connections.NotConnectedError as exc:
+    except lifecycle.NotConnectedError as exc:
         raise ApiError(409, str(exc)) from None
-    except connections.ConnectionConflictError as exc:
+    except lifecycle.ConnectionConflictError as exc:
         raise ApiError(409, str(exc)) from None
     except WondeTransientError as exc:
         raise ApiError(503, f"Wonde is not answering; try again shortly. ({exc})") from exc

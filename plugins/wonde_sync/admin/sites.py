@@ -7,7 +7,7 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from wonde_sync.database import table
+from wonde_sync.core.database import table
 
 _SITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

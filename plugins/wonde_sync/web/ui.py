@@ -3,7 +3,7 @@
 Served by Airflow's API server (``plugins/wonde_plugin.py`` mounts :data:`app` and adds the
 nav entry "Wonde", which shows this page inside Airflow's UI). Server-rendered HTML (Jinja2,
 every value escaped, no scripts); the data and the health rules come from
-:mod:`wonde_sync.integration_details`.
+:mod:`wonde_sync.monitoring.details`.
 
 Routes (relative to ``/wonde/ui``):
 
@@ -24,7 +24,7 @@ Who may read it (everything but the icon):
   user must be allowed to view plugins (any role of the simple auth manager) and then sees
   **every site**, as Airflow users operate the whole integration;
 * a **service token** of the connection API (``Authorization: Bearer cwt_...``, see
-  :mod:`wonde_sync.api_access`): only the sites its user administers, plus catalog runs;
+  :mod:`wonde_sync.admin.api_tokens`): only the sites its user administers, plus catalog runs;
   a site filter naming another site is 403, another site's run is 404.
 
 Without either: the page redirects to Airflow's login (401 when not served by Airflow) and
@@ -54,10 +54,10 @@ from fastapi.responses import (
 )
 from sqlalchemy.engine import Engine
 
-from wonde_sync import api_access
-from wonde_sync import integration_details as details
-from wonde_sync.api import ApiError, bearer_token, service_caller
-from wonde_sync.database import utcnow
+from wonde_sync.admin import api_tokens
+from wonde_sync.core.database import utcnow
+from wonde_sync.monitoring import details
+from wonde_sync.web.api import ApiError, bearer_token, service_caller
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class _EngineSource:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    from wonde_sync.database import engine_for
+                    from wonde_sync.core.database import engine_for
 
                     self._engine = engine_for()
         return self._engine
@@ -182,11 +182,11 @@ async def _airflow_user(token: str) -> Viewer | None:
 
 async def _viewer(request: Request, engine: Engine) -> Viewer | None:
     token = bearer_token(request)
-    if token is not None and token.startswith(api_access.TOKEN_PREFIX):
+    if token is not None and token.startswith(api_tokens.TOKEN_PREFIX):
         caller = await run_in_threadpool(service_caller, request, engine)
         if caller is None:
             return None
-        sites = await run_in_threadpool(api_access.admin_sites, engine, caller.user_id)
+        sites = await run_in_threadpool(api_tokens.admin_sites, engine, caller.user_id)
         return Viewer(name=caller.user_id, via="service token", site_ids=tuple(sites))
     # An explicit credential wins over the cookie, as in Airflow's own API.
     jwt = token if token is not None else request.cookies.get(AIRFLOW_TOKEN_COOKIE)

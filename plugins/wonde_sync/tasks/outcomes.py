@@ -13,9 +13,9 @@ from collections.abc import Generator
 
 def is_permanent(exc: BaseException) -> bool:
     """True when retrying the task cannot change the outcome."""
-    from wonde_sync.catalog import CatalogValidationError
-    from wonde_sync.errors import WondeAuthError, WondeForbiddenError
-    from wonde_sync.people_store import MassArchiveBlocked
+    from wonde_sync.catalog.rebuild import CatalogValidationError
+    from wonde_sync.people.store import MassArchiveBlocked
+    from wonde_sync.wonde.errors import WondeAuthError, WondeForbiddenError
 
     permanent = (WondeAuthError, WondeForbiddenError, CatalogValidationError, MassArchiveBlocked)
     return isinstance(exc, permanent)

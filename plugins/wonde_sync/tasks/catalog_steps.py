@@ -13,9 +13,10 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from wonde_sync import catalog, sync_history
-from wonde_sync.database import engine_for
-from wonde_sync.task_outcomes import no_retry_when_permanent
+from wonde_sync.catalog import rebuild
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import engine_for
+from wonde_sync.tasks.outcomes import no_retry_when_permanent
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,14 @@ def begin(dag_id: str | None, dag_run_id: str | None) -> dict:
 
 def stage_directory(run_id: int, conn_id: str = "wonde_default") -> dict:
     """Stream Wonde's school directory into staging; return the counts."""
-    from wonde_sync.client import WondeClient
+    from wonde_sync.wonde.client import WondeClient
 
     engine = engine_for()
     client = WondeClient(conn_id=conn_id)
     reading = "Reading the school directory from Wonde"
     with no_retry_when_permanent(), recorded_step(engine, run_id, reading):
         pages = (page.records for page in client.iter_pages(DIRECTORY_PATH))
-        result = catalog.stage(engine, run_id, pages)
+        result = rebuild.stage(engine, run_id, pages)
     sync_history.update_run(
         engine,
         run_id,
@@ -84,7 +85,7 @@ def validate(run_id: int, *, max_drop_pct: float, allow_large_drop: bool) -> int
     """Check the staged directory; a failed check keeps the previous catalog."""
     engine = engine_for()
     with no_retry_when_permanent(), recorded_step(engine, run_id, "Checking the new directory"):
-        return catalog.validate_staged(
+        return rebuild.validate_staged(
             engine, run_id, max_drop_pct=max_drop_pct, allow_large_drop=allow_large_drop
         )
 
@@ -93,7 +94,7 @@ def publish(run_id: int, started_at: str, dag_run_id: str | None, staged: dict) 
     """Swap the staged directory in, record the full-sync metadata, complete the run."""
     engine = engine_for()
     with recorded_step(engine, run_id, "Publishing the new catalog"):
-        count = catalog.publish(
+        count = rebuild.publish(
             engine, run_id, started_at=datetime.fromisoformat(started_at), dag_run_id=dag_run_id
         )
     message = f"School directory synced: {count} schools in the catalog."

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from wonde_sync.database import as_utc, table, utcnow
+from wonde_sync.core.database import as_utc, table, utcnow
 
 TOKEN_PREFIX = "cwt_"
 _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")

@@ -9,8 +9,8 @@ A site (``wonde_connections``, one row per site) moves through these states::
 
 ``status`` holds the contract values (pending/approved/declined/revoked); "School Already
 Approved" is ``approved`` without a school token (how each state reads to an admin:
-:mod:`wonde_sync.connection_status`). Tokens are stored only encrypted
-(:mod:`wonde_sync.token_vault`) and never logged.
+:mod:`wonde_sync.school_access.status`). Tokens are stored only encrypted
+(:mod:`wonde_sync.school_access.token_vault`) and never logged.
 
 Where each change comes from:
 
@@ -42,8 +42,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from wonde_sync import token_vault, webhooks
-from wonde_sync.connection_status import (
+from wonde_sync.core.database import table, utcnow
+from wonde_sync.school_access import token_vault
+from wonde_sync.school_access.contact_form import (
+    AccessRequestContact,
+    ContactValidationError,
+    parse_school_id,
+)
+from wonde_sync.school_access.status import (
     ALREADY_APPROVED,
     APPROVED,
     DECLINED,
@@ -55,8 +61,7 @@ from wonde_sync.connection_status import (
     read_statuses,
     state_of,
 )
-from wonde_sync.contact_form import AccessRequestContact, ContactValidationError, parse_school_id
-from wonde_sync.database import table, utcnow
+from wonde_sync.wonde import webhooks
 
 log = logging.getLogger(__name__)
 
@@ -755,7 +760,7 @@ def _check_school_free(conn: Connection, school_id: str, site_id: str) -> None:
 
 def _approved_on_wonde(client: Any, school_id: str) -> bool:
     """Whether Wonde lists ``school_id`` as approved for the app (``meta/schools/{id}``)."""
-    from wonde_sync.errors import WondeForbiddenError, WondeNotFoundError
+    from wonde_sync.wonde.errors import WondeForbiddenError, WondeNotFoundError
 
     try:
         meta = client.get(f"meta/schools/{school_id}")
@@ -767,7 +772,7 @@ def _approved_on_wonde(client: Any, school_id: str) -> bool:
 
 
 def _revoke_on_wonde(client: Any, school_id: str) -> None:
-    from wonde_sync.errors import WondeNotFoundError
+    from wonde_sync.wonde.errors import WondeNotFoundError
 
     try:
         client.delete(f"schools/{school_id}/revoke-access")

@@ -19,17 +19,18 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
-from wonde_sync import api_access, connections
-from wonde_sync.contact_form import ContactValidationError
-from wonde_sync.errors import WondeError
-from wonde_sync.token_vault import TokenVaultError
+from wonde_sync.admin import api_tokens
+from wonde_sync.school_access import lifecycle
+from wonde_sync.school_access.contact_form import ContactValidationError
+from wonde_sync.school_access.token_vault import TokenVaultError
+from wonde_sync.wonde.errors import WondeError
 
 Handler = Callable[[Engine, argparse.Namespace], int]
 
 _OPERATOR_ERRORS = (
-    connections.ConnectionLifecycleError,
+    lifecycle.ConnectionLifecycleError,
     ContactValidationError,
-    api_access.AccessError,
+    api_tokens.AccessError,
     WondeError,
     TokenVaultError,
 )
@@ -138,12 +139,12 @@ def _contact(args: argparse.Namespace) -> dict | None:
 
 
 def _client():
-    from wonde_sync.client import WondeClient
+    from wonde_sync.wonde.client import WondeClient
 
     return WondeClient()
 
 
-def _print_status(status: connections.ConnectionStatus) -> None:
+def _print_status(status: lifecycle.ConnectionStatus) -> None:
     if status.school_id is None:
         print(f"Site {status.site_id} ({status.site_name}): {status.label}")
     else:
@@ -160,27 +161,27 @@ def _print_status(status: connections.ConnectionStatus) -> None:
 
 
 def _request_access(engine: Engine, args: argparse.Namespace) -> int:
-    status = connections.request_access(
+    status = lifecycle.request_access(
         engine,
         _client(),
         args.site_id,
         args.school_id,
         _contact(args) or {},
         actor=args.actor,
-        source=connections.SOURCE_CLI,
+        source=lifecycle.SOURCE_CLI,
     )
     _print_status(status)
     return 0
 
 
 def _revoke_and_rerequest(engine: Engine, args: argparse.Namespace) -> int:
-    status = connections.revoke_and_rerequest(
+    status = lifecycle.revoke_and_rerequest(
         engine,
         _client(),
         args.site_id,
         _contact(args),
         actor=args.actor,
-        source=connections.SOURCE_CLI,
+        source=lifecycle.SOURCE_CLI,
     )
     _print_status(status)
     return 0
@@ -188,9 +189,9 @@ def _revoke_and_rerequest(engine: Engine, args: argparse.Namespace) -> int:
 
 def _connection_status(engine: Engine, args: argparse.Namespace) -> int:
     if args.site:
-        statuses = [connections.connection_status(engine, args.site)]
+        statuses = [lifecycle.connection_status(engine, args.site)]
     else:
-        statuses = connections.connection_statuses(engine)
+        statuses = lifecycle.connection_statuses(engine)
     if not statuses:
         print("Sites: none yet (add one with: python -m wonde_sync add-site SITE_ID --name NAME).")
     for status in statuses:
@@ -199,34 +200,34 @@ def _connection_status(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _set_enabled(engine: Engine, args: argparse.Namespace, *, enabled: bool) -> int:
-    status = connections.set_enabled(
-        engine, args.site_id, enabled, actor=args.actor, source=connections.SOURCE_CLI
+    status = lifecycle.set_enabled(
+        engine, args.site_id, enabled, actor=args.actor, source=lifecycle.SOURCE_CLI
     )
     _print_status(status)
     return 0
 
 
 def _reconcile(engine: Engine, args: argparse.Namespace) -> int:
-    result = connections.reconcile(engine, _client())
+    result = lifecycle.reconcile(engine, _client())
     print(f"Reconciled with Wonde: {result}.")
     return 0
 
 
 def _create_api_token(engine: Engine, args: argparse.Namespace) -> int:
-    issued = api_access.create_api_token(engine, args.user_id, label=args.label)
+    issued = api_tokens.create_api_token(engine, args.user_id, label=args.label)
     print(f"API token {issued.token_id} for {issued.user_id} (shown once, store it now):")
     print(issued.token)
     return 0
 
 
 def _revoke_api_token(engine: Engine, args: argparse.Namespace) -> int:
-    api_access.revoke_api_token(engine, args.token_id)
+    api_tokens.revoke_api_token(engine, args.token_id)
     print(f"API token {args.token_id} revoked.")
     return 0
 
 
 def _list_api_tokens(engine: Engine, args: argparse.Namespace) -> int:
-    tokens = api_access.list_api_tokens(engine, args.user)
+    tokens = api_tokens.list_api_tokens(engine, args.user)
     if not tokens:
         print("No API tokens.")
     for info in tokens:
@@ -240,14 +241,14 @@ def _list_api_tokens(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _grant_site_admin(engine: Engine, args: argparse.Namespace) -> int:
-    added = api_access.grant_site_admin(engine, args.user_id, args.site_id)
+    added = api_tokens.grant_site_admin(engine, args.user_id, args.site_id)
     verb = "is now" if added else "was already"
     print(f"{args.user_id.strip()} {verb} an admin of site {args.site_id}.")
     return 0
 
 
 def _revoke_site_admin(engine: Engine, args: argparse.Namespace) -> int:
-    removed = api_access.revoke_site_admin(engine, args.user_id, args.site_id)
+    removed = api_tokens.revoke_site_admin(engine, args.user_id, args.site_id)
     verb = "is no longer" if removed else "was not"
     print(f"{args.user_id} {verb} an admin of site {args.site_id}.")
     return 0

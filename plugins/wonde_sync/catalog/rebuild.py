@@ -17,8 +17,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from wonde_sync.database import as_utc, bulk_insert, table, utcnow
-from wonde_sync.wonde_objects import dig
+from wonde_sync.catalog.queries import catalog_count
+from wonde_sync.core.database import bulk_insert, table, utcnow
+from wonde_sync.wonde.objects import dig
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +51,9 @@ CHUNK_ROWS = 5000
 #: A rebuild may not shrink the catalog by more than this share unless approved.
 DEFAULT_MAX_DROP_PCT = 10.0
 
-MIN_SEARCH_CHARS = 2
-
 
 class CatalogValidationError(RuntimeError):
     """The staged directory failed a check; the previous catalog was kept."""
-
-
-class SearchQueryError(ValueError):
-    """A catalog search that cannot run (e.g. too short)."""
 
 
 @dataclass(frozen=True)
@@ -69,17 +64,6 @@ class StageResult:
     staged: int
     rejected: int
     rejected_examples: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FullSyncMetadata:
-    """The newest completed full sync: its start time is the incremental watermark."""
-
-    sync_run_id: int
-    started_at: datetime
-    finished_at: datetime
-    school_count: int
-    dag_run_id: str | None
 
 
 def _clean_text(value) -> str | None:
@@ -161,13 +145,6 @@ def discard_staging(engine: Engine, run_id: int) -> None:
     staging = table(engine, "wonde_schools_staging")
     with engine.begin() as conn:
         conn.execute(sa.delete(staging).where(staging.c.sync_run_id == run_id))
-
-
-def catalog_count(engine: Engine) -> int:
-    """Schools in the published catalog."""
-    schools = table(engine, "wonde_schools")
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(schools)).scalar_one()
 
 
 def validate_staged(
@@ -253,79 +230,6 @@ def publish(engine: Engine, run_id: int, *, started_at: datetime, dag_run_id: st
             )
         )
     return count
-
-
-def latest_full_sync(engine: Engine) -> FullSyncMetadata | None:
-    """The newest full-sync metadata, or None when the directory was never synced."""
-    metadata = table(engine, "wonde_full_sync_metadata")
-    with engine.connect() as conn:
-        row = (
-            conn.execute(sa.select(metadata).order_by(metadata.c.started_at.desc()).limit(1))
-            .mappings()
-            .first()
-        )
-    if row is None:
-        return None
-    return FullSyncMetadata(
-        sync_run_id=row["sync_run_id"],
-        started_at=as_utc(row["started_at"]),
-        finished_at=as_utc(row["finished_at"]),
-        school_count=row["school_count"],
-        dag_run_id=row["dag_run_id"],
-    )
-
-
-#: Most results one search returns, and the longest query it accepts.
-MAX_SEARCH_RESULTS = 50
-MAX_SEARCH_CHARS = 100
-# Typed or not, these do not change which school is meant: "St Mary's", "St Marys",
-# "St Mary’s" and "St. Mary's" are the same search.
-_IGNORED_IN_NAMES = ("'", "\u2019", "\u2018", "`", ".")
-
-
-def _name_key(text: str) -> str:
-    for char in _IGNORED_IN_NAMES:
-        text = text.replace(char, "")
-    return " ".join(text.lower().split())
-
-
-def _like_literal(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def search(engine: Engine, query: str, limit: int = 20) -> list[dict]:
-    """Search the catalog by name, postcode or URN, best matches first (at most 50).
-
-    Ranking: exact URN, then postcode prefix, then name prefix, then name contains.
-    Case, repeated spaces, spaces inside postcodes, apostrophes and full stops in names
-    do not matter.
-    """
-    text = " ".join((query or "").split())
-    needle = _name_key(text)
-    if len(needle) < MIN_SEARCH_CHARS:
-        raise SearchQueryError(f"Enter at least {MIN_SEARCH_CHARS} characters to search")
-    if len(text) > MAX_SEARCH_CHARS:
-        raise SearchQueryError(f"Search with at most {MAX_SEARCH_CHARS} characters")
-    limit = max(1, min(int(limit), MAX_SEARCH_RESULTS))
-    schools = table(engine, "wonde_schools")
-    name = sa.func.lower(schools.c.name)
-    for char in _IGNORED_IN_NAMES:
-        name = sa.func.replace(name, char, "")
-    postcode = sa.func.replace(sa.func.upper(schools.c.postcode), " ", "")
-    pc_needle = text.upper().replace(" ", "")
-    urn_match = schools.c.urn == text
-    postcode_match = postcode.like(f"{_like_literal(pc_needle)}%", escape="\\")
-    prefix_match = name.like(f"{_like_literal(needle)}%", escape="\\")
-    contains_match = name.like(f"%{_like_literal(needle)}%", escape="\\")
-    rank = sa.case((urn_match, 0), (postcode_match, 1), (prefix_match, 2), else_=3).label("rank")
-    stmt = (
-        sa.select(schools, rank)
-        .where(sa.or_(urn_match, postcode_match, contains_match))
-        .order_by(rank, schools.c.name, schools.c.id)
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        return [dict(row) for row in conn.execute(stmt).mappings()]
 
 
 def refresh_schools(engine: Engine, school_objects: Iterable[dict]) -> int:

@@ -22,7 +22,7 @@ CALM_DB_CONN_ID = "calm_db"
 
 #: Where the SQL files live; overridable for deployments that mount ``include/`` elsewhere.
 SQL_DIR = Path(
-    os.environ.get("WONDE_SQL_DIR", Path(__file__).resolve().parents[2] / "include" / "sql")
+    os.environ.get("WONDE_SQL_DIR", Path(__file__).resolve().parents[3] / "include" / "sql")
 )
 
 # Any constant will do; it serialises concurrent migrations on PostgreSQL.

@@ -2,7 +2,7 @@
 
 What data engineers and support staff read to answer "why did fewer users arrive than
 expected?", "why did this sync fail?" and "was the school directory ever synced?". The
-Airflow UI page and its JSON endpoints (:mod:`wonde_sync.ui`) only present what this
+Airflow UI page and its JSON endpoints (:mod:`wonde_sync.web.ui`) only present what this
 module computes.
 
 Health of a site (:func:`site_health`, first rule that applies):
@@ -39,9 +39,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from wonde_sync import catalog, sync_history
-from wonde_sync.catalog_rebuild import KIND as CATALOG_KIND
-from wonde_sync.connection_status import (
+from wonde_sync.catalog import queries
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import as_utc, table, utcnow
+from wonde_sync.people.importer import FULL, INCREMENTAL
+from wonde_sync.people.store import SOURCE as WONDE_SOURCE
+from wonde_sync.people.transforms import EMPLOYEE, STUDENT
+from wonde_sync.school_access.status import (
     ALREADY_APPROVED,
     APPROVED,
     DECLINED,
@@ -51,10 +55,7 @@ from wonde_sync.connection_status import (
     ConnectionStatus,
     read_statuses,
 )
-from wonde_sync.database import as_utc, table, utcnow
-from wonde_sync.imports import FULL, INCREMENTAL
-from wonde_sync.people_store import SOURCE as WONDE_SOURCE
-from wonde_sync.people_transforms import EMPLOYEE, STUDENT
+from wonde_sync.tasks.catalog_steps import KIND as CATALOG_KIND
 
 STALE_AFTER_ENV = "WONDE_STALE_AFTER_HOURS"
 DEFAULT_STALE_AFTER = timedelta(hours=36)
@@ -199,7 +200,7 @@ class ReasonCount:
 class CatalogOverview:
     """The school directory: newest completed full sync, size, age, newest run, health."""
 
-    last_full_sync: catalog.FullSyncMetadata | None
+    last_full_sync: queries.FullSyncMetadata | None
     school_count: int
     age: timedelta | None
     last_run: sync_history.SyncRun | None
@@ -553,7 +554,7 @@ def _connection_next_step(connection: ConnectionStatus) -> str:
 
 
 def catalog_health(
-    last_full_sync: catalog.FullSyncMetadata | None,
+    last_full_sync: queries.FullSyncMetadata | None,
     last_finished: sync_history.SyncRun | None,
     *,
     now: datetime,
@@ -700,10 +701,10 @@ def overview(
         latest = {row.site_id: row for row in newest}
         filtered = _reason_counts(conn, engine, [r.success_id for r in newest if r.success_id])
         active, archived = _people_counts(conn, engine, visible)
-    full = catalog.latest_full_sync(engine)
+    full = queries.latest_full_sync(engine)
     catalog_view = CatalogOverview(
         last_full_sync=full,
-        school_count=catalog.catalog_count(engine),
+        school_count=queries.catalog_count(engine),
         age=None if full is None else now - full.finished_at,
         last_run=by_id.get(catalog_last_id),
         health=catalog_health(

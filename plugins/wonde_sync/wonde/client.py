@@ -9,7 +9,7 @@ and the extras hold the header ``{"Authorization": "Bearer <app token>"}``.
 * Transient failures (HTTP 429/408/500/502/503/504, timeouts, connection errors and resets,
   truncated or undecodable bodies) are retried with tenacity: capped exponential backoff,
   ``Retry-After`` honoured, at most ``max_attempts`` attempts per request.
-* Everything else fails fast with a typed error from :mod:`wonde_sync.errors`.
+* Everything else fails fast with a typed error from :mod:`wonde_sync.wonde.errors`.
 * Tokens never reach logs, messages or reprs: the client only logs methods, URLs and statuses,
   redacts known secrets from any text it quotes, and registers them with Airflow's masker.
 
@@ -34,7 +34,7 @@ import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 from requests.auth import HTTPBasicAuth
 
-from wonde_sync.errors import (
+from wonde_sync.wonde.errors import (
     WondeAuthError,
     WondeError,
     WondeForbiddenError,
@@ -51,7 +51,7 @@ DEFAULT_CONN_ID = "wonde_default"
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _BODY_EXCERPT = 200
 _MIN_SECRET_LENGTH = 4
-_USER_AGENT = "calm-wonde-sync (wonde_sync.client; python-requests)"
+_USER_AGENT = "calm-wonde-sync (wonde_sync.wonde.client; python-requests)"
 
 __all__ = ["DEFAULT_CONN_ID", "TRANSIENT_STATUSES", "Page", "WondeClient", "WondeError"]
 

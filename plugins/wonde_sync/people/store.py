@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from wonde_sync.database import bulk_insert, table, utcnow
-from wonde_sync.people_transforms import EMPLOYEE, PEOPLE_COLUMNS, STUDENT
+from wonde_sync.core.database import bulk_insert, table, utcnow
+from wonde_sync.people.transforms import EMPLOYEE, PEOPLE_COLUMNS, STUDENT
 
 SOURCE = "wonde"
 TARGET_TABLES = {EMPLOYEE: "personnel", STUDENT: "pupils"}

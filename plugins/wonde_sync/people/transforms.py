@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from wonde_sync.wonde_objects import dig, wonde_date
+from wonde_sync.wonde.objects import dig, wonde_date
 
 EMPLOYEE = "employee"
 STUDENT = "student"

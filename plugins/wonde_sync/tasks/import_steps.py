@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from wonde_sync import catalog, imports, people_store
-from wonde_sync.database import as_utc, engine_for
-from wonde_sync.task_outcomes import no_retry_when_permanent
+from wonde_sync.catalog import queries, rebuild
+from wonde_sync.core.database import as_utc, engine_for
+from wonde_sync.people import importer
+from wonde_sync.people import store as people_store
+from wonde_sync.tasks.outcomes import no_retry_when_permanent
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +21,7 @@ NOT_SYNCED = "The school directory hasn't been synced yet: run the full schools 
 
 def directory_synced() -> bool:
     """True when a full catalog sync has completed; otherwise log why imports wait."""
-    if catalog.latest_full_sync(engine_for()) is None:
+    if queries.latest_full_sync(engine_for()) is None:
         log.warning(NOT_SYNCED)
         return False
     return True
@@ -40,15 +42,15 @@ def sites_to_import(requested: list[str] | None = None, refresh: bool = True) ->
     Every other site is logged with the reason it gets no import. ``requested`` narrows
     the choice (a manual run's Param); naming an unknown site is an error.
     """
-    from wonde_sync import connections
-    from wonde_sync.client import WondeClient
+    from wonde_sync.school_access import lifecycle
+    from wonde_sync.wonde.client import WondeClient
 
     engine = engine_for()
     if refresh:
-        result = connections.reconcile(engine, WondeClient())
+        result = lifecycle.reconcile(engine, WondeClient())
         log.info("Connection states refreshed from Wonde: %s", result)
-    importable = {t.site_id for t in connections.importable_connections(engine)}
-    statuses = connections.connection_statuses(engine)
+    importable = {t.site_id for t in lifecycle.importable_connections(engine)}
+    statuses = lifecycle.connection_statuses(engine)
     unknown = set(requested or ()) - {s.site_id for s in statuses}
     if unknown:
         raise ValueError(f"Unknown site(s) in the Param sites: {', '.join(sorted(unknown))}")
@@ -79,16 +81,16 @@ def import_one_site(
     """Run one site's import; failures a retry cannot fix become no-retry failures."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from wonde_sync import connections
-    from wonde_sync.client import WondeClient
+    from wonde_sync.school_access import lifecycle
+    from wonde_sync.wonde.client import WondeClient
 
     engine = engine_for()
-    targets = {t.site_id: t for t in connections.importable_connections(engine)}
+    targets = {t.site_id: t for t in lifecycle.importable_connections(engine)}
     if site_id not in targets:
         raise AirflowFailException(
             f"Site {site_id} can no longer be imported: its connection changed since the run began."
         )
-    options = imports.ImportOptions(
+    options = importer.ImportOptions(
         full=full,
         since=since,
         approve_mass_archive=approve_mass_archive,
@@ -97,7 +99,7 @@ def import_one_site(
         dag_run_id=dag_run_id,
     )
     with no_retry_when_permanent():
-        summary = imports.import_site(engine, WondeClient(), targets[site_id], options)
+        summary = importer.import_site(engine, WondeClient(), targets[site_id], options)
     log.info("Site %s: %s", site_id, summary["message"])
     return {k: v for k, v in summary.items() if k != "message"}
 
@@ -113,7 +115,7 @@ def parse_since(value: str | None) -> datetime | None:
 
 
 def backfill_since(
-    site_id: str, interval_start: datetime, overlap: timedelta = imports.DEFAULT_OVERLAP
+    site_id: str, interval_start: datetime, overlap: timedelta = importer.DEFAULT_OVERLAP
 ) -> datetime | None:
     """Where a backfill run's import of a site starts: its data interval start minus overlap.
 
@@ -122,7 +124,7 @@ def backfill_since(
     watermark instead, because the run moves the watermark to its own start time: starting
     later would skip the changes in between for good.
     """
-    mark = imports.watermark(engine_for(), site_id)
+    mark = importer.watermark(engine_for(), site_id)
     if mark is None:
         log.info("Site %s: backfill run, first import of the site: a full one", site_id)
         return None
@@ -133,10 +135,10 @@ def backfill_since(
 
 def refresh_connected_schools() -> int:
     """Re-read the catalog entries of connected schools from Wonde; return how many changed."""
-    from wonde_sync import connections
-    from wonde_sync.client import WondeClient
+    from wonde_sync.school_access import lifecycle
+    from wonde_sync.wonde.client import WondeClient
 
     engine = engine_for()
     client = WondeClient()
-    school_ids = sorted({t.school_id for t in connections.importable_connections(engine)})
-    return catalog.refresh_schools(engine, (client.get(f"schools/{sid}") for sid in school_ids))
+    school_ids = sorted({t.school_id for t in lifecycle.importable_connections(engine)})
+    return rebuild.refresh_schools(engine, (client.get(f"schools/{sid}") for sid in school_ids))

@@ -16,10 +16,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from wonde_sync import people_store, sync_history
-from wonde_sync import people_transforms as pt
-from wonde_sync.connections import ImportTarget
-from wonde_sync.database import as_utc, bulk_insert, table, utcnow
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import as_utc, bulk_insert, table, utcnow
+from wonde_sync.people import store as people_store
+from wonde_sync.people import transforms as pt
+from wonde_sync.school_access.lifecycle import ImportTarget
 
 log = logging.getLogger(__name__)
 

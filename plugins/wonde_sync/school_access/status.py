@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from wonde_sync.database import as_utc, table
+from wonde_sync.core.database import as_utc, table
 
 PENDING = "pending"
 APPROVED = "approved"

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from wonde_sync.database import as_utc, table, utcnow
+from wonde_sync.core.database import as_utc, table, utcnow
 
 PROCESSING = "Processing"
 COMPLETED = "Completed"

@@ -11,14 +11,17 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
-from wonde_sync import catalog, cli_connections, connections, sites, sync_history
-from wonde_sync.database import (
+from wonde_sync.admin import cli_access, sites
+from wonde_sync.catalog import queries
+from wonde_sync.core import sync_history
+from wonde_sync.core.database import (
     DatabaseConfigError,
     apply_schema,
     engine_for,
     engine_from_url,
     utcnow,
 )
+from wonde_sync.school_access import lifecycle
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -49,7 +52,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict]:
     history.add_argument("--kind", help="only runs of this kind (e.g. catalog)")
     history.add_argument("--status", choices=["Processing", "Completed", "Failed"])
     history.add_argument("--limit", type=int, default=20)
-    return parser, cli_connections.register(sub)
+    return parser, cli_access.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             **connection_handlers,
         }[args.command]
         return handler(engine, args)
-    except (DatabaseConfigError, catalog.SearchQueryError, sites.SiteError) as exc:
+    except (DatabaseConfigError, queries.SearchQueryError, sites.SiteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -82,7 +85,7 @@ def _add_site(engine, args) -> int:
 
 
 def _search(engine, args) -> int:
-    results = catalog.search(engine, " ".join(args.query), limit=args.limit)
+    results = queries.search(engine, " ".join(args.query), limit=args.limit)
     if not results:
         print("No schools found. Try searching by name, postcode, or URN.")
         return 0
@@ -107,15 +110,15 @@ def _age(when: datetime) -> str:
 
 
 def _status(engine, args) -> int:
-    meta = catalog.latest_full_sync(engine)
+    meta = queries.latest_full_sync(engine)
     if meta is None:
         print("Catalog: The school directory hasn't been synced yet.")
     else:
         print(
-            f"Catalog: {catalog.catalog_count(engine)} schools; last full sync "
+            f"Catalog: {queries.catalog_count(engine)} schools; last full sync "
             f"{meta.finished_at:%Y-%m-%d %H:%M} UTC ({_age(meta.finished_at)})."
         )
-    statuses = connections.connection_statuses(engine, [args.site] if args.site else None)
+    statuses = lifecycle.connection_statuses(engine, [args.site] if args.site else None)
     if args.site and not statuses:
         raise sites.SiteError(f"No site {args.site!r}.")
     if not statuses:

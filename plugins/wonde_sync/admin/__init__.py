@@ -1,0 +1,1 @@
+"""Operators' tools: sites, API tokens and site admins, the admin CLI."""

@@ -1,0 +1,1 @@
+"""The schools catalog: rebuilding it from Wonde's directory, and reading it."""

@@ -1,0 +1,1 @@
+"""Shared terms of every other subpackage: the database, Sync History, the vocabulary."""

@@ -1,0 +1,1 @@
+"""What the integration details show: health rules, Sync History queries, CSV."""

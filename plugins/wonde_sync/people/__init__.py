@@ -1,0 +1,1 @@
+"""Staff and pupils: pandas transforms with the filter rules, the store, the importer."""

@@ -1,0 +1,1 @@
+"""What the DAGs' tasks call: catalog and import steps, outcomes, defaults, Assets."""

@@ -1,0 +1,1 @@
+"""Talking to Wonde: the HTTP client, its typed errors, Wonde's objects and webhook payloads."""
