@@ -99,7 +99,7 @@ def main() -> None:
         child(*args.child)
         return
 
-    from tests import postgres_server
+    from tests.support import postgres_server
 
     work = Path(tempfile.mkdtemp(prefix="calm-bench-"))
     pg_dir = tempfile.mkdtemp(prefix="calm-bench-pg-")

@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--changed-pct", type=float, default=1.0)
     args = parser.parse_args()
 
-    from tests import postgres_server
+    from tests.support import postgres_server
 
     pg_dir = tempfile.mkdtemp(prefix="calm-bench-pg-")
     pg_base = postgres_server.start(pg_dir)
@@ -94,7 +94,7 @@ def main() -> None:
             lifecycle.request_access(engine, client, f"site-{n}", school_id, contact)
             state = requests.get(f"{wonde_url}/_emulator/schools/{school_id}/state", timeout=10)
             lifecycle.record_approval(engine, school_id, state.json()["school_token"])
-        targets = lifecycle.importable_connections(engine)
+        targets = lifecycle.import_targets(engine)
 
         def run_all(label: str) -> None:
             client = WondeClient()

@@ -194,7 +194,7 @@ def summary(engine, full_took: float, incremental_took: float) -> bool:
     reasons = table(engine, "wonde_sync_run_reasons")
     personnel = table(engine, "personnel")
     all_ok = catalog_run.status == "Completed"
-    for status in lifecycle.connection_statuses(engine):
+    for status in lifecycle.access_statuses(engine):
         enabled = "enabled" if status.enabled else "disabled"
         print(f"  site {status.site_id} -> {status.school_name}: {status.label} ({enabled})")
         runs = sync_history.list_runs(engine, site_id=status.site_id, limit=1)

@@ -28,7 +28,7 @@ import uuid  # noqa: E402
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from tests import postgres_server  # noqa: E402
+from tests.support import postgres_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")

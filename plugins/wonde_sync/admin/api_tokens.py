@@ -30,7 +30,7 @@ _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 _LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-class AccessError(ValueError):
+class ApiTokenError(ValueError):
     """A token or admin grant that cannot be created, found or revoked."""
 
 
@@ -72,10 +72,10 @@ def _digest(token: str) -> str:
 
 
 def check_user_id(user_id: str) -> str:
-    """The user id, stripped; :class:`AccessError` unless 1-128 safe characters."""
+    """The user id, stripped; :class:`ApiTokenError` unless 1-128 safe characters."""
     text = (user_id or "").strip()
     if not _USER_ID.match(text):
-        raise AccessError(
+        raise ApiTokenError(
             f"Invalid user id {text!r}: use 1-128 letters, digits, '.', '_', '@', '+' or '-', "
             "starting with a letter or digit."
         )
@@ -103,7 +103,7 @@ def revoke_api_token(engine: Engine, token_id: int) -> None:
     with engine.begin() as conn:
         found = conn.execute(sa.select(tokens.c.id).where(tokens.c.id == token_id)).first()
         if found is None:
-            raise AccessError(f"No API token {token_id}.")
+            raise ApiTokenError(f"No API token {token_id}.")
         conn.execute(
             sa.update(tokens)
             .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
@@ -161,7 +161,7 @@ def grant_site_admin(engine: Engine, user_id: str, site_id: str) -> bool:
     with engine.begin() as conn:
         site = conn.execute(sa.select(sites.c.site_id).where(sites.c.site_id == site_id)).first()
         if site is None:
-            raise AccessError(f"No site {site_id!r}.")
+            raise ApiTokenError(f"No site {site_id!r}.")
         exists = conn.execute(
             sa.select(admins.c.user_id).where(
                 admins.c.user_id == user_id, admins.c.site_id == site_id

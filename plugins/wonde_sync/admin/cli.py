@@ -118,7 +118,7 @@ def _status(engine, args) -> int:
             f"Catalog: {queries.catalog_count(engine)} schools; last full sync "
             f"{meta.finished_at:%Y-%m-%d %H:%M} UTC ({_age(meta.finished_at)})."
         )
-    statuses = lifecycle.connection_statuses(engine, [args.site] if args.site else None)
+    statuses = lifecycle.access_statuses(engine, [args.site] if args.site else None)
     if args.site and not statuses:
         raise sites.SiteError(f"No site {args.site!r}.")
     if not statuses:

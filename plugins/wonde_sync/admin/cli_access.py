@@ -28,9 +28,9 @@ from wonde_sync.wonde.errors import WondeError
 Handler = Callable[[Engine, argparse.Namespace], int]
 
 _OPERATOR_ERRORS = (
-    lifecycle.ConnectionLifecycleError,
+    lifecycle.AccessLifecycleError,
     ContactValidationError,
-    api_tokens.AccessError,
+    api_tokens.ApiTokenError,
     WondeError,
     TokenVaultError,
 )
@@ -90,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     handlers = {
         "request-access": _request_access,
         "revoke-and-rerequest": _revoke_and_rerequest,
-        "connection-status": _connection_status,
+        "connection-status": _access_status,
         "enable": functools.partial(_set_enabled, enabled=True),
         "disable": functools.partial(_set_enabled, enabled=False),
         "reconcile-connections": _reconcile,
@@ -144,7 +144,7 @@ def _client():
     return WondeClient()
 
 
-def _print_status(status: lifecycle.ConnectionStatus) -> None:
+def _print_status(status: lifecycle.AccessStatus) -> None:
     if status.school_id is None:
         print(f"Site {status.site_id} ({status.site_name}): {status.label}")
     else:
@@ -187,11 +187,11 @@ def _revoke_and_rerequest(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def _connection_status(engine: Engine, args: argparse.Namespace) -> int:
+def _access_status(engine: Engine, args: argparse.Namespace) -> int:
     if args.site:
-        statuses = [lifecycle.connection_status(engine, args.site)]
+        statuses = [lifecycle.access_status(engine, args.site)]
     else:
-        statuses = lifecycle.connection_statuses(engine)
+        statuses = lifecycle.access_statuses(engine)
     if not statuses:
         print("Sites: none yet (add one with: python -m wonde_sync add-site SITE_ID --name NAME).")
     for status in statuses:

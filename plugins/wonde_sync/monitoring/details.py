@@ -52,7 +52,7 @@ from wonde_sync.school_access.status import (
     NOT_CONNECTED,
     PENDING,
     REVOKED,
-    ConnectionStatus,
+    AccessStatus,
     read_statuses,
 )
 from wonde_sync.tasks.catalog_steps import KIND as CATALOG_KIND
@@ -237,7 +237,7 @@ class CatalogOverview:
 class SiteOverview:
     """One site: its connection, latest imports, people, filtered counts, health."""
 
-    connection: ConnectionStatus
+    connection: AccessStatus
     last_import: sync_history.SyncRun | None
     last_success: sync_history.SyncRun | None
     active_staff: int
@@ -451,7 +451,7 @@ def _stale_hours(stale_after: timedelta) -> str:
 
 
 def site_health(
-    connection: ConnectionStatus,
+    connection: AccessStatus,
     last_import: sync_history.SyncRun | None,
     last_finished: sync_history.SyncRun | None,
     last_success: sync_history.SyncRun | None,
@@ -520,12 +520,12 @@ def _stuck(last_import: sync_history.SyncRun | None, otherwise: str) -> str:
     return otherwise
 
 
-def _imports_expected(connection: ConnectionStatus) -> bool:
+def _imports_expected(connection: AccessStatus) -> bool:
     """Imports run only for connections that are enabled, approved and hold a school token."""
     return connection.state == APPROVED and bool(connection.enabled) and connection.has_school_token
 
 
-def _connection_next_step(connection: ConnectionStatus) -> str:
+def _connection_next_step(connection: AccessStatus) -> str:
     """What an admin does about a connection that gets no imports (where, and the CLI)."""
     state, site = connection.state, connection.site_id
     if state == NOT_CONNECTED:

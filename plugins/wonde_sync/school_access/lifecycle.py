@@ -26,7 +26,7 @@ Where each change comes from:
 Every change bumps ``lifecycle_version`` and adds a row to ``wonde_connection_history``.
 
 A school is connected to one site at a time (pending or approved): a second site asking
-for it gets :class:`ConnectionConflictError`, so that no admin can revoke, or read through
+for it gets :class:`AccessConflictError`, so that no admin can revoke, or read through
 imports, another site's school. The rule is enforced here rather than by a unique index, so
 that rows written before it existed cannot block the migration.
 """
@@ -57,7 +57,7 @@ from wonde_sync.school_access.status import (
     NOT_CONNECTED,
     PENDING,
     REVOKED,
-    ConnectionStatus,
+    AccessStatus,
     read_statuses,
     state_of,
 )
@@ -83,27 +83,27 @@ WONDE_LISTS = (
 )
 
 
-class ConnectionLifecycleError(Exception):
+class AccessLifecycleError(Exception):
     """A lifecycle action that cannot be done; the message says why and what to do."""
 
 
-class UnknownSiteError(ConnectionLifecycleError):
+class UnknownSiteError(AccessLifecycleError):
     """No such site."""
 
 
-class UnknownSchoolError(ConnectionLifecycleError):
+class UnknownSchoolError(AccessLifecycleError):
     """The school is not in the catalog (or Wonde does not know it)."""
 
 
-class NotConnectedError(ConnectionLifecycleError):
+class NoAccessError(AccessLifecycleError):
     """The site has no connection to act on."""
 
 
-class ConnectionConflictError(ConnectionLifecycleError):
+class AccessConflictError(AccessLifecycleError):
     """The action clashes with the current state (e.g. the school belongs to another site)."""
 
 
-class ConcurrentChangeError(ConnectionConflictError):
+class ConcurrentChangeError(AccessConflictError):
     """The connection changed between reading and writing it (optimistic concurrency)."""
 
 
@@ -202,17 +202,15 @@ class ReconcileResult:
         return text
 
 
-def connection_status(engine: Engine, site_id: str) -> ConnectionStatus:
-    """The connection of one site, as its admin sees it (see :mod:`connection_status`)."""
+def access_status(engine: Engine, site_id: str) -> AccessStatus:
+    """The access of one site to its school, as its admin sees it (:mod:`.status`)."""
     found = read_statuses(engine, [site_id])
     if not found:
         raise UnknownSiteError(f"No site {site_id!r}.")
     return found[0]
 
 
-def connection_statuses(
-    engine: Engine, site_ids: Iterable[str] | None = None
-) -> list[ConnectionStatus]:
+def access_statuses(engine: Engine, site_ids: Iterable[str] | None = None) -> list[AccessStatus]:
     """The connections of every site (or of ``site_ids``), sorted by site id."""
     return read_statuses(engine, site_ids)
 
@@ -611,7 +609,7 @@ def request_access(
     *,
     actor: str | None = None,
     source: str = SOURCE_API,
-) -> ConnectionStatus:
+) -> AccessStatus:
     """Ask Wonde for access to ``school_id`` on behalf of ``site_id``; the site becomes pending.
 
     ``contact`` (first name, last name, email, optional phone and notes) is validated first
@@ -637,15 +635,15 @@ def request_access(
     same_school = current is not None and current["school_id"] == school_id
     if state == APPROVED:
         if same_school:
-            return connection_status(engine, site_id)
-        raise ConnectionConflictError(
+            return access_status(engine, site_id)
+        raise AccessConflictError(
             f"Site {site_id} is already connected to {current['school_id']} and approved; a "
             "site connects to one school."
         )
     if _approved_on_wonde(client, school_id):
         with engine.begin() as conn:
             _save_request(conn, current, site_id, school_id, contact, actor, source, approved=True)
-        return connection_status(engine, site_id)
+        return access_status(engine, site_id)
     if current is not None and not same_school and current["status"] == PENDING:
         # The site changes its mind: withdraw the pending request to the other school.
         _revoke_on_wonde(client, current["school_id"])
@@ -656,7 +654,7 @@ def request_access(
     approved = wonde_state in ("approved", "audited")  # approved between the two calls
     with engine.begin() as conn:
         _save_request(conn, current, site_id, school_id, contact, actor, source, approved=approved)
-    return connection_status(engine, site_id)
+    return access_status(engine, site_id)
 
 
 def revoke_and_rerequest(
@@ -667,7 +665,7 @@ def revoke_and_rerequest(
     *,
     actor: str | None = None,
     source: str = SOURCE_API,
-) -> ConnectionStatus:
+) -> AccessStatus:
     """Revoke the app's access to the site's school on Wonde, then request it again.
 
     The way out of "School Already Approved": the school approves again and Wonde sends a
@@ -682,7 +680,7 @@ def revoke_and_rerequest(
             # Revoking on Wonde acts on the school, whoever holds it: never another site's.
             _check_school_free(conn, current["school_id"], site_id)
     if current is None:
-        raise NotConnectedError(
+        raise NoAccessError(
             f"Site {site_id} is not connected to a school: search for the school and request "
             "access first."
         )
@@ -718,14 +716,14 @@ def set_enabled(
     *,
     actor: str | None = None,
     source: str = SOURCE_API,
-) -> ConnectionStatus:
+) -> AccessStatus:
     """Turn imports of a site's connection on or off (its lifecycle state is kept)."""
     with engine.begin() as conn:
         if not _site_exists(conn, site_id):
             raise UnknownSiteError(f"No site {site_id!r}.")
         row = _connection(conn, site_id)
         if row is None:
-            raise NotConnectedError(
+            raise NoAccessError(
                 f"Site {site_id} is not connected to a school, so there is nothing to "
                 f"{'enable' if enabled else 'disable'}."
             )
@@ -738,7 +736,7 @@ def set_enabled(
                 actor=actor,
                 enabled=enabled,
             )
-    return connection_status(engine, site_id)
+    return access_status(engine, site_id)
 
 
 def _check_school_free(conn: Connection, school_id: str, site_id: str) -> None:
@@ -752,7 +750,7 @@ def _check_school_free(conn: Connection, school_id: str, site_id: str) -> None:
     ).first()
     if taken is not None:
         # Which site holds it is another customer's business: not said.
-        raise ConnectionConflictError(
+        raise AccessConflictError(
             f"School {school_id} is already connected to another CalmCompliance site. "
             "Contact support if this is your school."
         )
@@ -847,7 +845,7 @@ def _save_request(
         return _connection(conn, site_id)
     if before is not None and row["lifecycle_version"] != before["lifecycle_version"]:
         # A webhook or another admin changed the connection while Wonde was being asked.
-        raise ConnectionConflictError(
+        raise AccessConflictError(
             f"The connection of site {site_id} changed while access was being requested; "
             "reload its status and try again."
         )
@@ -859,7 +857,7 @@ def _save_request(
 # --------------------------------------------------------------------------- imports
 
 
-def importable_connections(engine: Engine) -> list[ImportTarget]:
+def import_targets(engine: Engine) -> list[ImportTarget]:
     """Connections that imports may run for: enabled, approved, holding a school token.
 
     Tokens are decrypted here (``WONDE_TOKEN_KEY``); an unreadable token is an error
@@ -982,7 +980,7 @@ def reconcile(engine: Engine, client: Any) -> ReconcileResult:
             )
     changes = tuple(
         StatusChange(s.site_id, s.school_id or "", before.get(s.site_id, NOT_CONNECTED), s.state)
-        for s in connection_statuses(engine, sorted(set(changed)))
+        for s in access_statuses(engine, sorted(set(changed)))
     )
     result = ReconcileResult(
         checked=len(snapshot),
@@ -1029,21 +1027,21 @@ __all__ = [
     "PENDING",
     "REVOKED",
     "ConcurrentChangeError",
-    "ConnectionConflictError",
-    "ConnectionLifecycleError",
-    "ConnectionStatus",
+    "AccessConflictError",
+    "AccessLifecycleError",
+    "AccessStatus",
     "ContactValidationError",
     "ImportTarget",
-    "NotConnectedError",
+    "NoAccessError",
     "ReconcileResult",
     "StatusChange",
     "TransitionOutcome",
     "UnknownSchoolError",
     "UnknownSiteError",
     "WebhookReceipt",
-    "connection_status",
-    "connection_statuses",
-    "importable_connections",
+    "access_status",
+    "access_statuses",
+    "import_targets",
     "mark_approvals_announced",
     "receive_webhook",
     "reconcile",

@@ -43,7 +43,7 @@ DISABLE = "disable"
 
 
 @dataclass(frozen=True)
-class ConnectionStatus:
+class AccessStatus:
     """A site's connection as the admin sees it: label, explanation and allowed actions."""
 
     site_id: str
@@ -71,7 +71,7 @@ class ConnectionStatus:
         return data
 
 
-def read_statuses(engine: Engine, site_ids: Iterable[str] | None = None) -> list[ConnectionStatus]:
+def read_statuses(engine: Engine, site_ids: Iterable[str] | None = None) -> list[AccessStatus]:
     """The connections of every site (or of ``site_ids``, unknown ones left out), by site id."""
     site_ids = None if site_ids is None else list(site_ids)
     sites = table(engine, "sites")
@@ -108,11 +108,11 @@ def state_of(row: Mapping[str, Any] | None) -> str:
     return row["status"]
 
 
-def _status(row: Mapping[str, Any]) -> ConnectionStatus:
+def _status(row: Mapping[str, Any]) -> AccessStatus:
     state = state_of(row)
     school = row["school_name"] or row["school_id"]
     if state == NOT_CONNECTED:
-        return ConnectionStatus(
+        return AccessStatus(
             site_id=row["site_id"],
             site_name=row["site_name"],
             school_id=None,
@@ -168,7 +168,7 @@ def _status(row: Mapping[str, Any]) -> ConnectionStatus:
             "phone": row["contact_phone"],
             "notes": row["contact_notes"],
         }
-    return ConnectionStatus(
+    return AccessStatus(
         site_id=row["site_id"],
         site_name=row["site_name"],
         school_id=row["school_id"],

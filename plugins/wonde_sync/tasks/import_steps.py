@@ -49,8 +49,8 @@ def sites_to_import(requested: list[str] | None = None, refresh: bool = True) ->
     if refresh:
         result = lifecycle.reconcile(engine, WondeClient())
         log.info("Connection states refreshed from Wonde: %s", result)
-    importable = {t.site_id for t in lifecycle.importable_connections(engine)}
-    statuses = lifecycle.connection_statuses(engine)
+    importable = {t.site_id for t in lifecycle.import_targets(engine)}
+    statuses = lifecycle.access_statuses(engine)
     unknown = set(requested or ()) - {s.site_id for s in statuses}
     if unknown:
         raise ValueError(f"Unknown site(s) in the Param sites: {', '.join(sorted(unknown))}")
@@ -85,7 +85,7 @@ def import_one_site(
     from wonde_sync.wonde.client import WondeClient
 
     engine = engine_for()
-    targets = {t.site_id: t for t in lifecycle.importable_connections(engine)}
+    targets = {t.site_id: t for t in lifecycle.import_targets(engine)}
     if site_id not in targets:
         raise AirflowFailException(
             f"Site {site_id} can no longer be imported: its connection changed since the run began."
@@ -140,5 +140,5 @@ def refresh_connected_schools() -> int:
 
     engine = engine_for()
     client = WondeClient()
-    school_ids = sorted({t.school_id for t in lifecycle.importable_connections(engine)})
+    school_ids = sorted({t.school_id for t in lifecycle.import_targets(engine)})
     return rebuild.refresh_schools(engine, (client.get(f"schools/{sid}") for sid in school_ids))

@@ -221,7 +221,7 @@ def create_app(
 
         def read() -> list[dict]:
             site_ids = api_tokens.admin_sites(engine, who.user_id)
-            return [s.as_dict() for s in lifecycle.connection_statuses(engine, site_ids)]
+            return [s.as_dict() for s in lifecycle.access_statuses(engine, site_ids)]
 
         return {"data": _database_call(read)}
 
@@ -232,7 +232,7 @@ def create_app(
         engine: EngineDep,
     ) -> dict:
         """The site's connection: label, explanation, allowed actions."""
-        return _lifecycle(lambda: lifecycle.connection_status(engine, site_id)).as_dict()
+        return _lifecycle(lambda: lifecycle.access_status(engine, site_id)).as_dict()
 
     @app.post("/sites/{site_id}/connection/request-access")
     async def request_access(
@@ -400,9 +400,9 @@ def _lifecycle(call: Callable[[], Any]) -> Any:
         raise ApiError(404, str(exc)) from None
     except lifecycle.UnknownSchoolError as exc:
         raise ApiError(404, str(exc), {"school_id": [str(exc)]}) from None
-    except lifecycle.NotConnectedError as exc:
+    except lifecycle.NoAccessError as exc:
         raise ApiError(409, str(exc)) from None
-    except lifecycle.ConnectionConflictError as exc:
+    except lifecycle.AccessConflictError as exc:
         raise ApiError(409, str(exc)) from None
     except WondeTransientError as exc:
         raise ApiError(503, f"Wonde is not answering; try again shortly. ({exc})") from exc

@@ -12,7 +12,7 @@ from wonde_sync.catalog import queries
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import engine_from_url, table
 
-DAGS = Path(__file__).resolve().parents[1] / "dags"
+DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 pytestmark = pytest.mark.slow
 

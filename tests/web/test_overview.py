@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from tests.ui.seed import EXPECTED_CONNECTION, EXPECTED_HEALTH, SITES
+from tests.web.seed import EXPECTED_CONNECTION, EXPECTED_HEALTH, SITES
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import bulk_insert, utcnow
 from wonde_sync.monitoring import details

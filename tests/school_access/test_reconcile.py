@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.connections.conftest import CONTACT
+from tests.school_access.conftest import CONTACT
 from wonde_sync.school_access import lifecycle
 from wonde_sync.wonde.errors import WondeAuthError
 
@@ -22,7 +22,7 @@ def test_missed_approval_becomes_school_already_approved(world):
     school = world.schools[5]
     request(world, "site-a", school)
     world.control.approve(school)  # no webhook URL configured: the approval is missed
-    assert lifecycle.connection_status(world.engine, "site-a").state == "pending"
+    assert lifecycle.access_status(world.engine, "site-a").state == "pending"
 
     result = lifecycle.reconcile(world.engine, world.client())
     assert result.changed == ("site-a",)
@@ -30,9 +30,9 @@ def test_missed_approval_becomes_school_already_approved(world):
         lifecycle.StatusChange("site-a", school, "pending", "already_approved"),
     )
     assert result.newly_approved == ()  # no token: nothing to import
-    status = lifecycle.connection_status(world.engine, "site-a")
+    status = lifecycle.access_status(world.engine, "site-a")
     assert (status.label, status.actions[0]) == ("School Already Approved", "revoke_and_rerequest")
-    assert lifecycle.importable_connections(world.engine) == []
+    assert lifecycle.import_targets(world.engine) == []
     assert "pending -> School Already Approved" not in str(result)
     assert "site-a: Pending approval -> School Already Approved" in str(result)
 
@@ -52,8 +52,8 @@ def test_missed_decline_and_revocation_are_applied(world):
 
     result = lifecycle.reconcile(world.engine, world.client())
     assert result.changed == ("site-a", "site-b")
-    assert lifecycle.connection_status(world.engine, "site-a").state == "declined"
-    revoked = lifecycle.connection_status(world.engine, "site-b")
+    assert lifecycle.access_status(world.engine, "site-a").state == "declined"
+    revoked = lifecycle.access_status(world.engine, "site-b")
     assert revoked.state == "revoked" and not revoked.has_school_token
     assert world.row("site-b")["school_token_ciphertext"] is None
 
@@ -70,7 +70,7 @@ def test_approved_with_token_and_pending_stay_as_they_are(world):
     assert result.changed == () and result.newly_approved == ("site-a",)
     after = world.snapshot()["wonde_connections"]
     assert len(after) == len(before) == 2
-    assert lifecycle.importable_connections(world.engine)[0].school_token == token
+    assert lifecycle.import_targets(world.engine)[0].school_token == token
 
     assert lifecycle.mark_approvals_announced(world.engine, result.newly_approved) == 1
     assert lifecycle.reconcile(world.engine, world.client()).newly_approved == ()
@@ -111,7 +111,7 @@ def test_a_connection_that_changes_meanwhile_is_left_for_the_next_run(world):
 
     result = lifecycle.reconcile(world.engine, ApprovesAfterReading(world, school))
     assert result.skipped == ("site-a",) and result.changed == ()
-    status = lifecycle.connection_status(world.engine, "site-a")
+    status = lifecycle.access_status(world.engine, "site-a")
     assert status.state == "approved" and status.has_school_token  # the fresh approval stays
     assert lifecycle.reconcile(world.engine, world.client()).changed == ()
 
@@ -176,7 +176,7 @@ def test_dag_repairs_a_missed_webhook_and_announces_approvals(airflow_db, world)
     assert str(dag_run.state) == "success", states
     assert states["announce_approvals"] == "success"
     assert asset_events(dag_run.run_id) == [{"site_ids": ["site-a"]}]
-    assert lifecycle.connection_status(world.engine, "site-b").state == "already_approved"
+    assert lifecycle.access_status(world.engine, "site-b").state == "already_approved"
     assert world.row("site-a")["approval_announced_at"] is not None
 
     # Nothing new: the run succeeds and announces nothing.

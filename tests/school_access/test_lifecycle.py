@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.connections.conftest import CONTACT
+from tests.school_access.conftest import CONTACT
 from wonde_sync.school_access import lifecycle, token_vault
 
 pytestmark = pytest.mark.usefixtures("receiver")
@@ -56,7 +56,7 @@ def test_request_approve_revoke_rerequest(api, world):
     assert token not in row["school_token_ciphertext"]
     assert token_vault.decrypt(row["school_token_ciphertext"]) == token
     assert row["school_token"] is None  # the plaintext-named column is never written
-    assert lifecycle.importable_connections(world.engine) == [
+    assert lifecycle.import_targets(world.engine) == [
         lifecycle.ImportTarget("site-a", school, token)
     ]
     assert token not in api.get("/sites/site-a/connection", headers=world.auth("ann@site-a")).text
@@ -69,7 +69,7 @@ def test_request_approve_revoke_rerequest(api, world):
     assert "request access again from the configuration page" in revoked["detail"]
     assert revoked["actions"][0] == "request_access"
     assert world.row("site-a")["school_token_ciphertext"] is None
-    assert lifecycle.importable_connections(world.engine) == []
+    assert lifecycle.import_targets(world.engine) == []
 
     again = request_access(api, world, school)
     assert again.status_code == 200 and again.json()["state"] == "pending"
@@ -109,7 +109,7 @@ def test_school_already_approved_then_revoke_and_rerequest(api, world):
     assert "Revoke & Re-request" in already["detail"]
     assert not already["has_school_token"]
     assert world.control.requests_to("request-access") == 0
-    assert lifecycle.importable_connections(world.engine) == []
+    assert lifecycle.import_targets(world.engine) == []
 
     redo = api.post(
         "/sites/site-a/connection/revoke-and-rerequest", headers=world.auth("ann@site-a")
@@ -123,7 +123,7 @@ def test_school_already_approved_then_revoke_and_rerequest(api, world):
 
     token = world.control.approve(school)["school_token"]
     assert status(api, world)["state"] == "approved"
-    assert lifecycle.importable_connections(world.engine)[0].school_token == token
+    assert lifecycle.import_targets(world.engine)[0].school_token == token
     assert world.history("site-a") == [
         "already_approved",
         "revoked",
@@ -221,12 +221,12 @@ def test_enable_and_disable(api, world):
     off = api.post("/sites/site-a/connection/disable", headers=headers).json()
     assert off["enabled"] is False and off["actions"] == ["enable"]
     assert "Imports are off" in off["detail"]
-    assert lifecycle.importable_connections(world.engine) == []
+    assert lifecycle.import_targets(world.engine) == []
     assert api.post("/sites/site-a/connection/disable", headers=headers).json()["enabled"] is False
 
     on = api.post("/sites/site-a/connection/enable", headers=headers).json()
     assert on["enabled"] is True and on["state"] == "approved"
-    assert [t.school_token for t in lifecycle.importable_connections(world.engine)] == [token]
+    assert [t.school_token for t in lifecycle.import_targets(world.engine)] == [token]
     assert world.history("site-a")[-2:] == ["disabled", "enabled"]
 
 
@@ -252,7 +252,7 @@ def test_record_approval_is_the_one_way_in(world):
     replaced = lifecycle.record_approval(world.engine, school, "token-fedcba9876543210")
     assert replaced.changed == ("site-b",)
     assert world.history("site-b") == ["requested", "approved", "token_replaced"]
-    target = lifecycle.importable_connections(world.engine)[0]
+    target = lifecycle.import_targets(world.engine)[0]
     assert target.school_token == "token-fedcba9876543210"
     assert "token-fedcba9876543210" not in repr(target)
     assert lifecycle.record_approval(world.engine, "A404", "token-0123456789abcdef").matched == ()

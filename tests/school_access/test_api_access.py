@@ -7,7 +7,7 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
-from tests.connections.conftest import CONTACT
+from tests.school_access.conftest import CONTACT
 from wonde_sync.admin import api_tokens
 from wonde_sync.core.database import table
 from wonde_sync.school_access import lifecycle
@@ -112,11 +112,11 @@ def test_tokens_are_stored_as_sha256_only(world):
 
 @pytest.mark.parametrize("user_id", ["", " ", "bad user", "x" * 200, "-leading"])
 def test_invalid_user_ids_are_refused(world, user_id):
-    with pytest.raises(api_tokens.AccessError, match="Invalid user id"):
+    with pytest.raises(api_tokens.ApiTokenError, match="Invalid user id"):
         api_tokens.create_api_token(world.engine, user_id)
 
 
 def test_admin_of_unknown_site_is_refused(world):
-    with pytest.raises(api_tokens.AccessError, match="No site 'nowhere'"):
+    with pytest.raises(api_tokens.ApiTokenError, match="No site 'nowhere'"):
         api_tokens.grant_site_admin(world.engine, "ann@site-a", "nowhere")
     assert api_tokens.grant_site_admin(world.engine, "ann@site-a", "site-a") is False

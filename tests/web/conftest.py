@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.ui.seed import Seeded, seed
+from tests.web.seed import Seeded, seed
 
 
 @pytest.fixture(autouse=True)

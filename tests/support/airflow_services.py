@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FINISHED = frozenset({"success", "failed"})
 
 

@@ -3,8 +3,8 @@
 ``initdb`` + ``pg_ctl`` on a temporary folder, on a free port. As root (CI), the server
 runs as the ``postgres`` system user, because PostgreSQL refuses to run as root.
 
-    python tests/postgres_server.py start DIR   # prints the server URL
-    python tests/postgres_server.py stop DIR
+    python tests/support/postgres_server.py start DIR   # prints the server URL
+    python tests/support/postgres_server.py stop DIR
 """
 
 from __future__ import annotations

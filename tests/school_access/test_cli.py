@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from tests.connections.conftest import CONTACT
+from tests.school_access.conftest import CONTACT
 from wonde_sync.admin import api_tokens
 from wonde_sync.admin.cli_access import register
 from wonde_sync.school_access import lifecycle
@@ -47,7 +47,7 @@ def test_request_access_status_enable_disable(cli, world):
     code, out, _ = cli("disable", "site-a")
     assert code == 0 and "disabled" in out and "Actions: enable" in out
     assert cli("enable", "site-a")[0] == 0
-    assert lifecycle.connection_status(world.engine, "site-a").enabled is True
+    assert lifecycle.access_status(world.engine, "site-a").enabled is True
 
 
 def test_already_approved_then_revoke_and_rerequest(cli, world):

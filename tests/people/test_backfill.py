@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.airflow_services import parse_time, serve
-from tests.imports.test_sync_dags import connect, control, people
+from tests.people.test_sync_dags import connect, control, people
+from tests.support.airflow_services import parse_time, serve
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table
 from wonde_sync.people import importer

@@ -1,9 +1,9 @@
 """The "Wonde" page in a real browser, inside a real Airflow.
 
 Airflow's api-server, scheduler and dag-processor run as subprocesses on loopback
-(:mod:`tests.airflow_services`) with the project's plugin, sign-in required (simple auth
+(:mod:`tests.support.airflow_services`) with the project's plugin, sign-in required (simple auth
 manager, user ``ops``), on the seeded PostgreSQL database. Headless Chromium
-(:mod:`tests.browser`) signs in through Airflow's login form and reads the page as a person
+(:mod:`tests.support.browser`) signs in through Airflow's login form and reads the page as a person
 would; screenshots are saved under the test's tmp folder and their paths printed.
 """
 
@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.airflow_services import AirflowServices
-from tests.browser import Browser, BrowserMissing, find_chromium
-from tests.ui.seed import EXPECTED_CONNECTION, EXPECTED_HEALTH, IMPORT_DAG, IMPORT_DAG_RUN, SITES
+from tests.support.airflow_services import AirflowServices
+from tests.support.browser import Browser, BrowserMissing, find_chromium
+from tests.web.seed import EXPECTED_CONNECTION, EXPECTED_HEALTH, IMPORT_DAG, IMPORT_DAG_RUN, SITES
 
 #: Support staff read the page with Airflow's lowest role; an admin queues the DAG run.
 USER, PASSWORD = "ops", "ops-wonde-browser-test"

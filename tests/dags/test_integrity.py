@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 EXPECTED_DAGS = {"wonde_schools_full_sync", "wonde_incremental_sync", "wonde_connections_reconcile"}
 

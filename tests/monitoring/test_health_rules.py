@@ -9,16 +9,16 @@ import pytest
 from wonde_sync.catalog.queries import FullSyncMetadata
 from wonde_sync.core.sync_history import COUNT_COLUMNS, SyncRun
 from wonde_sync.monitoring import details
-from wonde_sync.school_access.status import LABELS, ConnectionStatus
+from wonde_sync.school_access.status import LABELS, AccessStatus
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-def connection(state: str = "approved", *, enabled=True, token=True) -> ConnectionStatus:
+def connection(state: str = "approved", *, enabled=True, token=True) -> AccessStatus:
     """Site ashdown's connection in a product state."""
     status = {"already_approved": "approved", "not_connected": None}.get(state, state)
-    return ConnectionStatus(
+    return AccessStatus(
         site_id="ashdown",
         site_name="Ashdown Academy",
         school_id=None if state == "not_connected" else "A1",
