@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from wonde_sync.catalog.queries import FullSyncMetadata
+from wonde_sync.core import vocabulary
 from wonde_sync.core.sync_history import COUNT_COLUMNS, SyncRun
 from wonde_sync.monitoring import details
 from wonde_sync.school_access.status import LABELS, AccessStatus
@@ -183,10 +184,10 @@ def test_thresholds_come_from_the_environment(monkeypatch):
 
 
 def test_ages_read_as_people_say_them():
-    assert details.describe_age(timedelta(seconds=20)) == "less than a minute"
-    assert details.describe_age(timedelta(minutes=1)) == "1 minute"
-    assert details.describe_age(timedelta(hours=5, minutes=59)) == "5 hours"
-    assert details.describe_age(timedelta(days=3, hours=23)) == "3 days"
+    assert vocabulary.describe_age(timedelta(seconds=20)) == "less than a minute"
+    assert vocabulary.describe_age(timedelta(minutes=1)) == "1 minute"
+    assert vocabulary.describe_age(timedelta(hours=5, minutes=59)) == "5 hours"
+    assert vocabulary.describe_age(timedelta(days=3, hours=23)) == "3 days"
 
 
 def test_issue_csv_defuses_spreadsheet_formulas():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 
 from wonde_sync.admin import cli_access, sites
 from wonde_sync.catalog import queries
@@ -21,6 +20,7 @@ from wonde_sync.core.database import (
     engine_from_url,
     utcnow,
 )
+from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED, describe_age
 from wonde_sync.school_access import lifecycle
 
 
@@ -100,23 +100,15 @@ def _search(engine, args) -> int:
     return 0
 
 
-def _age(when: datetime) -> str:
-    seconds = int((utcnow() - when).total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now"
-
-
 def _status(engine, args) -> int:
     meta = queries.latest_full_sync(engine)
     if meta is None:
-        print("Catalog: The school directory hasn't been synced yet.")
+        print(f"Catalog: {DIRECTORY_NOT_SYNCED}.")
     else:
         print(
             f"Catalog: {queries.catalog_count(engine)} schools; last full sync "
-            f"{meta.finished_at:%Y-%m-%d %H:%M} UTC ({_age(meta.finished_at)})."
+            f"{meta.finished_at:%Y-%m-%d %H:%M} UTC "
+            f"({describe_age(utcnow() - meta.finished_at)} ago)."
         )
     statuses = lifecycle.access_statuses(engine, [args.site] if args.site else None)
     if args.site and not statuses:

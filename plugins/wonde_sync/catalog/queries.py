@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from wonde_sync.core.database import as_utc, table
+from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED
 
 MIN_SEARCH_CHARS = 2
 SEARCH_HINT = "Try searching by name, postcode, or URN"
-CATALOG_EMPTY_HINT = "The school directory hasn't been synced yet"
 
 
 class SearchQueryError(ValueError):
@@ -165,7 +165,7 @@ def search_schools(engine: Engine, query: str, limit: int = 20) -> SchoolSearch:
     results = tuple(_school_match(row) for row in rows)
     hint = None
     if not results:
-        hint = SEARCH_HINT if catalog_count(engine) else CATALOG_EMPTY_HINT
+        hint = SEARCH_HINT if catalog_count(engine) else DIRECTORY_NOT_SYNCED
     return SchoolSearch(query=" ".join((query or "").split()), results=results, hint=hint)
 
 

@@ -14,6 +14,16 @@ PROCESSING = "Processing"
 COMPLETED = "Completed"
 FAILED = "Failed"
 
+#: What a run did (``kind``): rebuild the catalog, or import one site fully or by changes.
+CATALOG = "catalog"
+FULL_IMPORT = "full_import"
+INCREMENTAL_IMPORT = "incremental_import"
+KIND_LABELS = {
+    CATALOG: "Schools catalog",
+    FULL_IMPORT: "Full import",
+    INCREMENTAL_IMPORT: "Incremental import",
+}
+
 COUNT_COLUMNS = (
     "fetched_count",
     "created_count",

@@ -42,9 +42,15 @@ from sqlalchemy.engine import Engine
 from wonde_sync.catalog import queries
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import as_utc, table, utcnow
-from wonde_sync.people.importer import FULL, INCREMENTAL
-from wonde_sync.people.store import SOURCE as WONDE_SOURCE
-from wonde_sync.people.transforms import EMPLOYEE, STUDENT
+from wonde_sync.core.vocabulary import (
+    DIRECTORY_NOT_SYNCED,
+    EMPLOYEE,
+    RECORD_TYPE_LABELS,
+    STUDENT,
+    WONDE_SOURCE,
+    describe_age,
+    reason_label,
+)
 from wonde_sync.school_access.status import (
     ALREADY_APPROVED,
     APPROVED,
@@ -55,7 +61,6 @@ from wonde_sync.school_access.status import (
     AccessStatus,
     read_statuses,
 )
-from wonde_sync.tasks.catalog_steps import KIND as CATALOG_KIND
 
 STALE_AFTER_ENV = "WONDE_STALE_AFTER_HOURS"
 DEFAULT_STALE_AFTER = timedelta(hours=36)
@@ -75,39 +80,8 @@ HEALTH_LABELS = {
     NEVER_SYNCED: "Never synced",
 }
 
-NOT_SYNCED_WARNING = "The school directory hasn't been synced yet"
-
-IMPORT_KINDS = (FULL, INCREMENTAL)
-KIND_LABELS = {
-    CATALOG_KIND: "Schools catalog",
-    FULL: "Full import",
-    INCREMENTAL: "Incremental import",
-}
+IMPORT_KINDS = (sync_history.FULL_IMPORT, sync_history.INCREMENTAL_IMPORT)
 STATUSES = (sync_history.COMPLETED, sync_history.PROCESSING, sync_history.FAILED)
-RECORD_TYPE_LABELS = {EMPLOYEE: "Staff", STUDENT: "Pupils"}
-
-#: Why a person is not (or no longer) in CalmCompliance, and what was wrong with a record.
-REASON_LABELS = {
-    "deleted_in_mis": "Deleted in the MIS",
-    "suspended": "Suspended in the MIS",
-    "archived": "Archived in the MIS",
-    "left": "Left the school",
-    "not_in_mis": "No longer listed by the MIS",
-    "missing_id": "No Wonde id",
-    "missing_name": "No name",
-    "duplicate_id": "Listed twice in one run",
-    "invalid_email": "Invalid email (imported without it)",
-}
-
-#: The same, shortened for lists that already say "not imported".
-SHORT_REASON_LABELS = {
-    "deleted_in_mis": "deleted in the MIS",
-    "suspended": "suspended",
-    "archived": "archived",
-    "left": "left",
-    "not_in_mis": "no longer in the MIS",
-}
-
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 #: Record issues shown inline with a run; the CSV download has all of them.
@@ -209,7 +183,7 @@ class CatalogOverview:
     @property
     def warning(self) -> str | None:
         """The warning shown when the directory was never synced."""
-        return NOT_SYNCED_WARNING if self.last_full_sync is None else None
+        return DIRECTORY_NOT_SYNCED if self.last_full_sync is None else None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -386,16 +360,6 @@ class RunDetail:
         }
 
 
-def reason_label(reason: str) -> str:
-    """A reason code in the product's words (the code itself when unknown)."""
-    return REASON_LABELS.get(reason, reason.replace("_", " "))
-
-
-def short_reason_label(reason: str) -> str:
-    """A filter reason in a few words (the full label when there is no short one)."""
-    return SHORT_REASON_LABELS.get(reason) or reason_label(reason)
-
-
 def by_record_type(counts: Iterable[ReasonCount]) -> list[tuple[str, int, list[ReasonCount]]]:
     """Reason counts grouped by record type (staff first): (type, total, counts)."""
     groups: dict[str, list[ReasonCount]] = defaultdict(list)
@@ -407,7 +371,7 @@ def by_record_type(counts: Iterable[ReasonCount]) -> list[tuple[str, int, list[R
 
 def kind_label(kind: str) -> str:
     """A Sync History kind in the product's words."""
-    return KIND_LABELS.get(kind, kind.replace("_", " "))
+    return sync_history.KIND_LABELS.get(kind, kind.replace("_", " "))
 
 
 def run_as_dict(run: sync_history.SyncRun | None) -> dict[str, Any] | None:
@@ -431,16 +395,6 @@ def run_as_dict(run: sync_history.SyncRun | None) -> dict[str, Any] | None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def describe_age(age: timedelta) -> str:
-    """A duration as people say it: "just now", "5 minutes", "3 hours", "2 days"."""
-    seconds = max(0, int(age.total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'' if n == 1 else 's'}"
-    return "less than a minute"
 
 
 # --------------------------------------------------------------------------- health rules
@@ -563,7 +517,7 @@ def catalog_health(
     """The health of the school directory (see the module docstring for the rules)."""
     trigger = "Trigger the DAG wonde_schools_full_sync (it also runs weekly, Sunday 01:00 UTC)."
     if last_full_sync is None:
-        reason = NOT_SYNCED_WARNING + "."
+        reason = DIRECTORY_NOT_SYNCED + "."
         if last_finished is not None and last_finished.status == sync_history.FAILED:
             reason += f" The last attempt (run #{last_finished.id}) failed: {last_finished.message}"
         return Health(NEVER_SYNCED, reason, trigger)
@@ -687,10 +641,10 @@ def overview(
             else []
         )
         catalog_finished_id = conn.execute(
-            sa.select(sa.func.max(runs.c.id)).where(runs.c.kind == CATALOG_KIND, finished)
+            sa.select(sa.func.max(runs.c.id)).where(runs.c.kind == sync_history.CATALOG, finished)
         ).scalar()
         catalog_last_id = conn.execute(
-            sa.select(sa.func.max(runs.c.id)).where(runs.c.kind == CATALOG_KIND)
+            sa.select(sa.func.max(runs.c.id)).where(runs.c.kind == sync_history.CATALOG)
         ).scalar()
         by_id = _runs_by_id(
             conn,
@@ -764,8 +718,10 @@ def check_filters(
         if match is None:
             raise DetailsQueryError("status", f"Choose a status among {', '.join(STATUSES)}.")
         status = match
-    if kind is not None and kind not in KIND_LABELS:
-        raise DetailsQueryError("kind", f"Choose a kind among {', '.join(KIND_LABELS)}.")
+    if kind is not None and kind not in sync_history.KIND_LABELS:
+        raise DetailsQueryError(
+            "kind", f"Choose a kind among {', '.join(sync_history.KIND_LABELS)}."
+        )
     return RunFilters(
         site=site,
         status=status,

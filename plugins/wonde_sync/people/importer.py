@@ -18,21 +18,20 @@ from sqlalchemy.engine import Engine
 
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import as_utc, bulk_insert, table, utcnow
+from wonde_sync.core.vocabulary import EMPLOYEE, RECORD_TYPE_LABELS, STUDENT
 from wonde_sync.people import store as people_store
 from wonde_sync.people import transforms as pt
 from wonde_sync.school_access.lifecycle import ImportTarget
 
 log = logging.getLogger(__name__)
 
-FULL = "full_import"
-INCREMENTAL = "incremental_import"
 
 #: Re-read this much before the watermark: Wonde pulls from MIS in bursts and clocks drift.
 DEFAULT_OVERLAP = timedelta(hours=2)
 
 FEEDS = (
-    (pt.EMPLOYEE, "employees", "employment_details,contact_details"),
-    (pt.STUDENT, "students", "education_details,contact_details"),
+    (EMPLOYEE, "employees", "employment_details,contact_details"),
+    (STUDENT, "students", "education_details,contact_details"),
 )
 
 
@@ -88,7 +87,7 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
     # would leave out everyone who did not change lately, and the watermark would move on.
     full = options.full or mark is None
     since = None if full else (options.since or mark - options.overlap)
-    kind = FULL if full else INCREMENTAL
+    kind = sync_history.FULL_IMPORT if full else sync_history.INCREMENTAL_IMPORT
     run_id = sync_history.start_run(
         engine,
         kind,
@@ -237,7 +236,7 @@ def _counts(tallies: dict[str, _Tally], results: dict) -> dict[str, int]:
 
 def _message(tallies: dict[str, _Tally], results: dict, full: bool) -> str:
     parts = []
-    for record_type, label in ((pt.EMPLOYEE, "Staff"), (pt.STUDENT, "Pupils")):
+    for record_type, label in RECORD_TYPE_LABELS.items():
         tally, result = tallies[record_type], results[record_type]
         text = (
             f"{label}: {tally.fetched} fetched, {result.created} created, "

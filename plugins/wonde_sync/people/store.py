@@ -19,9 +19,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from wonde_sync.core.database import bulk_insert, table, utcnow
-from wonde_sync.people.transforms import EMPLOYEE, PEOPLE_COLUMNS, STUDENT
+from wonde_sync.core.vocabulary import EMPLOYEE, STUDENT, WONDE_SOURCE
+from wonde_sync.people.transforms import PEOPLE_COLUMNS
 
-SOURCE = "wonde"
 TARGET_TABLES = {EMPLOYEE: "personnel", STUDENT: "pupils"}
 #: Imported columns per record type (staff have no year group).
 TARGET_COLUMNS = {
@@ -113,7 +113,7 @@ def apply(
     target = table(engine, TARGET_TABLES[record_type])
     staging = table(engine, STAGING)
     mine = sa.and_(staging.c.sync_run_id == run_id, staging.c.record_type == record_type)
-    wonde_rows = sa.and_(target.c.site_id == site_id, target.c.source == SOURCE)
+    wonde_rows = sa.and_(target.c.site_id == site_id, target.c.source == WONDE_SOURCE)
     same_person = target.c.external_id == staging.c.external_id
     now = utcnow()
 
@@ -182,7 +182,7 @@ def apply(
         sa.select(
             *[staging.c[c] for c in columns],
             sa.literal(site_id),
-            sa.literal(SOURCE),
+            sa.literal(WONDE_SOURCE),
             sa.literal("active"),
             staging.c.content_hash,
             sa.literal(now),
@@ -241,7 +241,7 @@ def _link_hand_made(
                 staging.c.desired_status == "active",
                 ~sa.exists().where(
                     target.c.site_id == site_id,
-                    target.c.source == SOURCE,
+                    target.c.source == WONDE_SOURCE,
                     target.c.external_id == staging.c.external_id,
                 ),
             )
@@ -253,7 +253,7 @@ def _link_hand_made(
     hand_made = pd.DataFrame(
         conn.execute(
             sa.select(target.c.id, sa.func.lower(target.c.email), target.c.mis_id).where(
-                target.c.site_id == site_id, target.c.source != SOURCE
+                target.c.site_id == site_id, target.c.source != WONDE_SOURCE
             )
         ).all(),
         columns=["id", "email", "mis_id"],
@@ -274,7 +274,7 @@ def _link_hand_made(
         sa.update(target)
         .where(target.c.id == sa.bindparam("target_id"))
         .values(
-            source=SOURCE,
+            source=WONDE_SOURCE,
             external_id=sa.bindparam("ext_id"),
             linked_from_source=target.c.source,
         ),

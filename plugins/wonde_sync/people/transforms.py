@@ -22,10 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from wonde_sync.core.vocabulary import EMPLOYEE, STUDENT
 from wonde_sync.wonde.objects import dig, wonde_date
-
-EMPLOYEE = "employee"
-STUDENT = "student"
 
 #: Columns of a transformed frame, in staging order.
 PEOPLE_COLUMNS = ["external_id", "mis_id", "forename", "surname", "email", "year_group"]

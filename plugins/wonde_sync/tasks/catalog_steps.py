@@ -20,7 +20,6 @@ from wonde_sync.tasks.outcomes import no_retry_when_permanent
 
 log = logging.getLogger(__name__)
 
-KIND = "catalog"
 DIRECTORY_PATH = "schools/all"
 
 
@@ -44,7 +43,7 @@ def begin(dag_id: str | None, dag_run_id: str | None) -> dict:
     engine = engine_for()
     run_id = sync_history.start_run(
         engine,
-        KIND,
+        sync_history.CATALOG,
         dag_id=dag_id,
         dag_run_id=dag_run_id,
         message="Starting the school directory sync",

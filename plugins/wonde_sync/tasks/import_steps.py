@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 
 from wonde_sync.catalog import queries, rebuild
 from wonde_sync.core.database import as_utc, engine_for
+from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED, RUN_FULL_SYNC_FIRST
 from wonde_sync.people import importer
 from wonde_sync.people import store as people_store
 from wonde_sync.tasks.outcomes import no_retry_when_permanent
 
 log = logging.getLogger(__name__)
 
-NOT_SYNCED = "The school directory hasn't been synced yet: run the full schools catalog sync first."
+NOT_SYNCED = f"{DIRECTORY_NOT_SYNCED}: {RUN_FULL_SYNC_FIRST}."
 
 
 def directory_synced() -> bool:

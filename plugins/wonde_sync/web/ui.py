@@ -55,6 +55,7 @@ from fastapi.responses import (
 from sqlalchemy.engine import Engine
 
 from wonde_sync.admin import api_tokens
+from wonde_sync.core import sync_history, vocabulary
 from wonde_sync.core.database import utcnow
 from wonde_sync.monitoring import details
 from wonde_sync.web.api import ApiError, bearer_token, service_caller
@@ -266,12 +267,12 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
-    env.filters["age"] = details.describe_age
-    env.filters["reason"] = details.reason_label
-    env.filters["short_reason"] = details.short_reason_label
+    env.filters["age"] = vocabulary.describe_age
+    env.filters["reason"] = vocabulary.reason_label
+    env.filters["short_reason"] = vocabulary.short_reason_label
     env.filters["by_record_type"] = details.by_record_type
     env.filters["kind"] = details.kind_label
-    env.filters["record_type"] = lambda t: details.RECORD_TYPE_LABELS.get(t, t)
+    env.filters["record_type"] = lambda t: vocabulary.RECORD_TYPE_LABELS.get(t, t)
     env.filters["duration"] = _duration
     return env
 
@@ -286,7 +287,7 @@ def _duration(run) -> str:
     seconds = int((run.finished_at - run.started_at).total_seconds())
     if seconds < 60:
         return f"{seconds} s"
-    return details.describe_age(timedelta(seconds=seconds))
+    return vocabulary.describe_age(timedelta(seconds=seconds))
 
 
 class _Links:
@@ -394,7 +395,7 @@ def create_app(*, engine: Engine | None = None) -> FastAPI:
             overview=found,
             history=history,
             statuses=details.STATUSES,
-            kinds=details.KIND_LABELS,
+            kinds=sync_history.KIND_LABELS,
         )
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
