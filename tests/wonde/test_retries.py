@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from wonde_sync.wonde.client import _parse_retry_after
 from wonde_sync.wonde.errors import WondeTransientError
+from wonde_sync.wonde.retries import parse_retry_after as _parse_retry_after
 
 PAGES = 6  # 60 schools at per_page 10
 

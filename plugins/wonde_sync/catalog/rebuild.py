@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from wonde_sync.catalog.queries import catalog_count
 from wonde_sync.core.database import bulk_insert, table, utcnow
+from wonde_sync.wonde.errors import PermanentError
 from wonde_sync.wonde.objects import dig
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ CHUNK_ROWS = 5000
 DEFAULT_MAX_DROP_PCT = 10.0
 
 
-class CatalogValidationError(RuntimeError):
+class CatalogValidationError(PermanentError):
     """The staged directory failed a check; the previous catalog was kept."""
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from wonde_sync.core.database import bulk_insert, table, utcnow
 from wonde_sync.core.vocabulary import EMPLOYEE, STUDENT, WONDE_SOURCE
 from wonde_sync.people.transforms import PEOPLE_COLUMNS
+from wonde_sync.wonde.errors import PermanentError
 
 TARGET_TABLES = {EMPLOYEE: "personnel", STUDENT: "pupils"}
 #: Imported columns per record type (staff have no year group).
@@ -43,7 +44,7 @@ ABSENT_REASON = "not_in_mis"
 DEFAULT_MAX_ARCHIVE_PCT = 10.0
 
 
-class MassArchiveBlocked(RuntimeError):
+class MassArchiveBlocked(PermanentError):
     """A run would archive more people than allowed; nothing was applied."""
 
     def __init__(self, site_id: str, would_archive: int, active: int, max_pct: float):

@@ -4,91 +4,42 @@ The Airflow connection (``wonde_default`` by default) owns the base URL and the 
 token: ``host`` is the base URL including the version path (``https://api.wonde.com/v1.0``)
 and the extras hold the header ``{"Authorization": "Bearer <app token>"}``.
 
-* Lists are streamed one page at a time (:meth:`WondeClient.iter_pages` is a generator) by
-  following ``meta.pagination.next`` verbatim; a collection is never held in memory.
-* Transient failures (HTTP 429/408/500/502/503/504, timeouts, connection errors and resets,
-  truncated or undecodable bodies) are retried with tenacity: capped exponential backoff,
-  ``Retry-After`` honoured, at most ``max_attempts`` attempts per request.
-* Everything else fails fast with a typed error from :mod:`wonde_sync.wonde.errors`.
-* Tokens never reach logs, messages or reprs: the client only logs methods, URLs and statuses,
-  redacts known secrets from any text it quotes, and registers them with Airflow's masker.
+* Lists are streamed one page at a time, following ``meta.pagination.next`` verbatim
+  (:mod:`.paging`); a collection is never held in memory.
+* Transient failures are retried with capped backoff and ``Retry-After`` (:mod:`.retries`);
+  everything else fails fast with a typed error (:mod:`.errors`, :mod:`.responses`).
+* Tokens never reach logs, messages or reprs (:mod:`.redaction`).
 
 A client holds one ``requests`` session and is not meant to be shared between threads.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json as jsonlib
 import logging
-import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
-from requests.auth import HTTPBasicAuth
 
-from wonde_sync.wonde.errors import (
-    WondeAuthError,
-    WondeError,
-    WondeForbiddenError,
-    WondeNotFoundError,
-    WondeResponseError,
-    WondeTransientError,
-    WondeValidationError,
+from wonde_sync.wonde import responses
+from wonde_sync.wonde.errors import WondeResponseError, WondeTransientError
+from wonde_sync.wonde.paging import Page, follow_pages
+from wonde_sync.wonde.redaction import Secrets
+from wonde_sync.wonde.retries import (
+    TRANSIENT_STATUSES,
+    TransientFailure,
+    parse_retry_after,
+    retrying,
 )
+from wonde_sync.wonde.urls import replace_host, with_query
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONN_ID = "wonde_default"
-#: HTTP statuses worth another attempt (rate limit, request timeout, server-side trouble).
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_BODY_EXCERPT = 200
-_MIN_SECRET_LENGTH = 4
 _USER_AGENT = "calm-wonde-sync (wonde_sync.wonde.client; python-requests)"
-
-__all__ = ["DEFAULT_CONN_ID", "TRANSIENT_STATUSES", "Page", "WondeClient", "WondeError"]
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a Wonde list: its records, its 1-based position in the stream, its URL."""
-
-    records: list[dict[str, Any]]
-    number: int
-    url: str
-
-
-class _TransientFailure(Exception):
-    """Internal: one attempt failed in a way that may succeed if retried."""
-
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
-
-
-class _WaitRetryAfterOrExponential(tenacity.wait.wait_base):
-    """Wait ``Retry-After`` seconds when the server sent it, else capped exponential backoff."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self.maximum = maximum
-        self.exponential = tenacity.wait_exponential(multiplier=initial, min=0, max=maximum)
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        outcome = retry_state.outcome
-        failure = outcome.exception() if outcome is not None else None
-        retry_after = getattr(failure, "retry_after", None)
-        if retry_after is not None:
-            return min(retry_after, self.maximum)
-        return self.exponential(retry_state)
 
 
 class WondeClient:
@@ -135,12 +86,12 @@ class WondeClient:
         #: HTTP requests sent by this client, retries included.
         self.request_count = 0
         self._school_token = school_token or None
-        self._secrets: list[str] = []
+        self._secrets = Secrets()
         self._hook = HttpHook(method="GET", http_conn_id=conn_id)
         self._session: requests.Session | None = None
         self._base_url: str | None = None
         if self._school_token:
-            self._add_secret(self._school_token)
+            self._secrets.add(self._school_token)
 
     # ------------------------------------------------------------------ public API
 
@@ -152,39 +103,8 @@ class WondeClient:
         """
         query = dict(params or {})
         query.setdefault("per_page", self.per_page)
-        url: str | None = self._with_query(self._url(path), query)
-        seen: set[str] = set()
-        number = 0
-        while url is not None:
-            seen.add(url)
-            body = self._call("GET", url)
-            records = body.get("data") if isinstance(body, dict) else None
-            if not isinstance(records, list):
-                raise WondeResponseError(
-                    f"Wonde GET {self._clean(url)} returned no 'data' list (not a list endpoint?)",
-                    url=self._clean(url),
-                    method="GET",
-                )
-            next_url = self._next_url(url, body)
-            del body
-            number += 1
-            if not records and number > 1:
-                log.warning(
-                    "Wonde page %d at %s is empty although the previous page announced more; "
-                    "the list may be incomplete",
-                    number,
-                    self._clean(url),
-                )
-            yield Page(records=records, number=number, url=url)
-            del records
-            if next_url is not None and next_url in seen:
-                raise WondeResponseError(
-                    f"Wonde pagination loop: page {number} at {self._clean(url)} points back to "
-                    f"{self._clean(next_url)}, which was already fetched",
-                    url=self._clean(url),
-                    method="GET",
-                )
-            url = next_url
+        first = with_query(self._url(path), query)
+        yield from follow_pages(lambda url: self._call("GET", url), first, self._clean)
 
     def iter_records(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
         """Yield the records of a list endpoint one by one (pages are fetched lazily)."""
@@ -193,7 +113,7 @@ class WondeClient:
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a single resource and return its ``data`` object."""
-        url = self._with_query(self._url(path), dict(params or {}))
+        url = with_query(self._url(path), dict(params or {}))
         body = self._call("GET", url)
         if not isinstance(body, dict) or "data" not in body:
             raise WondeResponseError(
@@ -284,41 +204,15 @@ class WondeClient:
                 "including the version path, e.g. https://api.wonde.com/v1.0"
             )
         if self.domain:
-            base_url = _replace_host(base_url, self.domain)
-        self._collect_secrets(session)
+            base_url = replace_host(base_url, self.domain)
+        self._secrets.add_from_session(session)
         self._base_url = base_url
         self._session = session
         return session
 
-    def _collect_secrets(self, session: requests.Session) -> None:
-        authorization = session.headers.get("Authorization")
-        if isinstance(authorization, bytes):
-            authorization = authorization.decode("latin-1")
-        if authorization:
-            self._add_secret(authorization)
-            _, _, credential = authorization.strip().partition(" ")
-            if credential:
-                self._add_secret(credential.strip())
-        if isinstance(session.auth, HTTPBasicAuth):
-            for value in (session.auth.username, session.auth.password):
-                if isinstance(value, str):
-                    self._add_secret(value)
-
-    def _add_secret(self, secret: str) -> None:
-        if len(secret) < _MIN_SECRET_LENGTH or secret in self._secrets:
-            return
-        self._secrets.append(secret)
-        self._secrets.sort(key=len, reverse=True)  # redact "Bearer x" before "x"
-        with contextlib.suppress(Exception):  # masking is best effort outside a task
-            from airflow.sdk.log import mask_secret
-
-            mask_secret(secret)
-
     def _clean(self, text: str) -> str:
         """Redact every known secret from text quoted in logs or messages."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self._secrets.clean(text)
 
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -326,52 +220,18 @@ class WondeClient:
         self._connect()
         return f"{self._base_url}/{path.lstrip('/')}"
 
-    @staticmethod
-    def _with_query(url: str, params: Mapping[str, Any]) -> str:
-        if not params:
-            return url
-        prepared = requests.PreparedRequest()
-        prepared.prepare_url(url, params)
-        assert prepared.url is not None
-        return prepared.url
-
-    def _next_url(self, current: str, body: dict[str, Any]) -> str | None:
-        meta = body.get("meta")
-        pagination = meta.get("pagination") if isinstance(meta, dict) else None
-        if not isinstance(pagination, dict):
-            return None
-        next_url = pagination.get("next")
-        if not next_url or pagination.get("more") is False:
-            return None
-        if not isinstance(next_url, str):
-            raise WondeResponseError(
-                f"Wonde GET {self._clean(current)} returned a non-string pagination.next",
-                url=self._clean(current),
-                method="GET",
-            )
-        next_url = urljoin(current, next_url)  # verbatim when absolute (the normal case)
-        if urlsplit(current).scheme == "https" and urlsplit(next_url).scheme != "https":
-            raise WondeResponseError(
-                f"Wonde pagination.next {self._clean(next_url)} downgrades https; refusing to "
-                "send the token over plain HTTP",
-                url=self._clean(current),
-                method="GET",
-            )
-        return next_url
-
     # ------------------------------------------------------------------ requests and retries
 
     def _call(self, method: str, url: str, json: Any = None) -> Any:
         """Send one logical request with retries; return the decoded JSON body."""
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_attempts),
-            wait=_WaitRetryAfterOrExponential(self.backoff_initial, self.backoff_max),
-            retry=tenacity.retry_if_exception_type(_TransientFailure),
+        policy = retrying(
+            self.max_attempts,
+            self.backoff_initial,
+            self.backoff_max,
             before_sleep=lambda state: self._log_retry(method, url, state),
-            reraise=False,
         )
         try:
-            return retrying(self._attempt, method, url, json)
+            return policy(self._attempt, method, url, json)
         except tenacity.RetryError as exc:
             failure = exc.last_attempt.exception()
             reason = getattr(failure, "reason", str(failure))
@@ -407,113 +267,31 @@ class WondeClient:
             response = self._hook.run_and_check(session, prepared, options)
             content = response.content  # read here so a short body is caught as transient
         except requests.Timeout as exc:
-            raise _TransientFailure(f"no answer within {self.timeout:g} s ({_name(exc)})") from exc
+            raise TransientFailure(f"no answer within {self.timeout:g} s ({_name(exc)})") from exc
         except (
             requests.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
         ) as exc:
-            raise _TransientFailure(f"connection failed or body cut short ({_name(exc)})") from exc
+            raise TransientFailure(f"connection failed or body cut short ({_name(exc)})") from exc
         status = response.status_code
         log.debug("Wonde %s %s -> HTTP %d", method, self._clean(url), status)
         if 200 <= status < 300:
-            return self._decode(method, url, response, content)
+            return responses.decode(method, response, content)
         if status in TRANSIENT_STATUSES:
-            raise _TransientFailure(
+            raise TransientFailure(
                 f"HTTP {status} {response.reason}".rstrip(),
                 status=status,
-                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
-        raise self._permanent_error(method, url, response, content)
-
-    def _decode(self, method: str, url: str, response: requests.Response, content: bytes) -> Any:
-        if not content.strip():
-            if method == "GET":
-                raise _TransientFailure(f"HTTP {response.status_code} with an empty body")
-            return None
-        try:
-            return jsonlib.loads(content)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            raise _TransientFailure(
-                f"HTTP {response.status_code} with an undecodable JSON body ({len(content)} bytes)"
-            ) from exc
-
-    def _permanent_error(
-        self, method: str, url: str, response: requests.Response, content: bytes
-    ) -> WondeError:
-        status = response.status_code
-        where = f"{method} {self._clean(url)}"
-        excerpt = self._excerpt(content)
-        detail = f"; Wonde said: {excerpt}" if excerpt else ""
-        common = {"status": status, "url": self._clean(url), "method": method}
-        if status == 401:
-            whose = (
-                "check the school token used for this school"
-                if self._school_token
-                else f"check the Authorization header of connection '{self.conn_id}'"
-            )
-            return WondeAuthError(
-                f"Wonde rejected the token (401) for {where}: {whose}{detail}", **common
-            )
-        if status == 403:
-            return WondeForbiddenError(
-                f"Wonde refused access (403) for {where}: no access to this school/resource "
-                f"(not approved, not audited, or revoked){detail}",
-                **common,
-            )
-        if status == 404:
-            return WondeNotFoundError(
-                f"Wonde has no such resource (404): {where}{detail}", **common
-            )
-        if status == 422:
-            errors: dict[str, Any] = {}
-            with contextlib.suppress(ValueError):
-                body = jsonlib.loads(content)
-                if isinstance(body, dict) and isinstance(body.get("errors"), dict):
-                    errors = body["errors"]
-            return WondeValidationError(
-                f"Wonde rejected the request (422 validation failed) for {where}{detail}",
-                errors=errors,
-                **common,
-            )
-        reason = f"HTTP {status} {response.reason or ''}".rstrip()
-        return WondeResponseError(f"Wonde answered {reason} for {where}{detail}", **common)
-
-    def _excerpt(self, content: bytes) -> str:
-        text = " ".join(content.decode("utf-8", errors="replace").split())
-        text = self._clean(text)
-        if len(text) > _BODY_EXCERPT:
-            text = text[:_BODY_EXCERPT] + "..."
-        return text
-
-
-def _replace_host(base_url: str, domain: str) -> str:
-    """Swap the host (and port) of ``base_url`` for ``domain``; keep scheme and path."""
-    domain = domain.strip()
-    netloc = urlsplit(domain).netloc if "://" in domain else domain.split("/", 1)[0]
-    if not netloc:
-        raise ValueError(f"Invalid Wonde domain: {domain!r}")
-    parts = urlsplit(base_url)
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); ``None`` if absent."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)
+        whose = (
+            "check the school token used for this school"
+            if self._school_token
+            else f"check the Authorization header of connection '{self.conn_id}'"
+        )
+        raise responses.permanent_error(
+            method, url, response, content, clean=self._clean, whose_token=whose
+        )
 
 
 def _name(exc: BaseException) -> str:

@@ -6,12 +6,20 @@ redacts every secret it knows before building them.
 
 Transient failures (429, 5xx, timeouts, resets, truncated bodies) are retried by the client;
 ``WondeTransientError`` is only raised once the retries are exhausted. All other errors are
-permanent: retrying the same request will not help.
+permanent: retrying the same request will not help; 401 and 403 are also
+:class:`PermanentError` for the whole task (another attempt would meet the same refusal).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+
+class PermanentError(RuntimeError):
+    """A failure that retrying cannot fix (a refused token or school, a refused check).
+
+    DAG tasks fail at once on these, without Airflow's retries (``tasks.outcomes``).
+    """
 
 
 class WondeError(Exception):
@@ -71,11 +79,11 @@ class WondeTransientError(WondeError):
         return {**super()._state(), "attempts": self.attempts}
 
 
-class WondeAuthError(WondeError):
+class WondeAuthError(WondeError, PermanentError):
     """401: Wonde rejected the token (wrong, expired or rotated). Permanent for every school."""
 
 
-class WondeForbiddenError(WondeError):
+class WondeForbiddenError(WondeError, PermanentError):
     """403: no access to this school/resource (not approved, not audited, or revoked)."""
 
 
@@ -107,6 +115,7 @@ class WondeResponseError(WondeError):
 
 
 __all__ = [
+    "PermanentError",
     "WondeAuthError",
     "WondeError",
     "WondeForbiddenError",
