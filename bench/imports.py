@@ -73,7 +73,9 @@ def main() -> None:
         from wonde_sync.core import sync_history
         from wonde_sync.core.database import apply_schema, engine_from_url
         from wonde_sync.people import importer
-        from wonde_sync.school_access import lifecycle
+        from wonde_sync.school_access.admin_actions import request_access
+        from wonde_sync.school_access.import_targets import import_targets
+        from wonde_sync.school_access.transitions import record_approval
         from wonde_sync.wonde.client import WondeClient
 
         admin = sa.create_engine(f"{pg_base}/postgres", isolation_level="AUTOCOMMIT")
@@ -91,10 +93,10 @@ def main() -> None:
         contact = {"first_name": "Bench", "last_name": "Admin", "email": "bench@school.example"}
         for n, school_id in enumerate(school_ids):
             sites.add_site(engine, f"site-{n}", f"Site {n}")
-            lifecycle.request_access(engine, client, f"site-{n}", school_id, contact)
+            request_access(engine, client, f"site-{n}", school_id, contact)
             state = requests.get(f"{wonde_url}/_emulator/schools/{school_id}/state", timeout=10)
-            lifecycle.record_approval(engine, school_id, state.json()["school_token"])
-        targets = lifecycle.import_targets(engine)
+            record_approval(engine, school_id, state.json()["school_token"])
+        targets = import_targets(engine)
 
         def run_all(label: str) -> None:
             client = WondeClient()

@@ -103,7 +103,7 @@ def connect_sites(engine, env: dict[str, str], wonde_url: str) -> None:
     """Three sites request access to three schools; the first two schools approve."""
     import requests
 
-    from wonde_sync.school_access import lifecycle
+    from wonde_sync.school_access.transitions import record_approval
 
     school_ids = [row["id"] for row in engine_rows(engine)]
     for (site_id, name), school_id in zip(DEMO_SITES, school_ids, strict=True):
@@ -127,7 +127,7 @@ def connect_sites(engine, env: dict[str, str], wonde_url: str) -> None:
             f"{wonde_url}/_emulator/schools/{school_id}/approve", timeout=10
         ).json()
         # What the schoolApproved webhook receiver does when Wonde delivers the token.
-        lifecycle.record_approval(engine, school_id, approval["school_token"])
+        record_approval(engine, school_id, approval["school_token"])
 
 
 def engine_rows(engine) -> list[dict]:
@@ -181,7 +181,7 @@ def summary(engine, full_took: float, incremental_took: float) -> bool:
     from wonde_sync.catalog import queries
     from wonde_sync.core import sync_history
     from wonde_sync.core.database import table
-    from wonde_sync.school_access import lifecycle
+    from wonde_sync.school_access.status import read_statuses
 
     catalog_run = sync_history.list_runs(engine, kind="catalog", limit=1)[0]
     print()
@@ -194,7 +194,7 @@ def summary(engine, full_took: float, incremental_took: float) -> bool:
     reasons = table(engine, "wonde_sync_run_reasons")
     personnel = table(engine, "personnel")
     all_ok = catalog_run.status == "Completed"
-    for status in lifecycle.access_statuses(engine):
+    for status in read_statuses(engine):
         enabled = "enabled" if status.enabled else "disabled"
         print(f"  site {status.site_id} -> {status.school_name}: {status.label} ({enabled})")
         runs = sync_history.list_runs(engine, site_id=status.site_id, limit=1)

@@ -1,4 +1,4 @@
-"""Fixtures for the connection-lifecycle tests.
+"""Fixtures for the school-access tests.
 
 A real emulator (Wonde), a real database on both backends (``engine``), the catalog read
 from the emulator's directory, two sites with one admin each plus an outsider, the FastAPI
@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import requests
 import sqlalchemy as sa
+
+from tests.support.emulator_control import EmulatorControl
 
 #: Contains '+' and '/' on purpose: Wonde secrets may, and form decoding would break them.
 WEBHOOK_SECRET = "wh+s3cr3t/with==padding"
@@ -38,50 +39,12 @@ def lifecycle_env(monkeypatch):
     monkeypatch.delenv("WONDE_WEBHOOK_SECRET", raising=False)
 
 
-class Control:
-    """The emulator's control API (``/_emulator/``)."""
-
-    def __init__(self, emu: Any) -> None:
-        self.emu = emu
-        self.url = f"{emu.base_url}/_emulator"
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        response = requests.request(method, f"{self.url}/{path}", json=body, timeout=10)
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def approve(self, school_id: str) -> dict:
-        return self.call("POST", f"schools/{school_id}/approve", {})
-
-    def decline(self, school_id: str, reason: str | None = None) -> dict:
-        return self.call("POST", f"schools/{school_id}/decline", {"reason": reason})
-
-    def revoke(self, school_id: str, reason: str | None = None) -> dict:
-        return self.call("POST", f"schools/{school_id}/revoke", {"reason": reason})
-
-    def state(self, school_id: str) -> dict:
-        return self.call("GET", f"schools/{school_id}/state")
-
-    def configure(self, **settings: Any) -> dict:
-        return self.call("POST", "config", settings)
-
-    def deliveries(self) -> list[dict]:
-        return self.call("GET", "webhooks")["data"]
-
-    def requests_to(self, fragment: str) -> int:
-        counts = self.call("GET", "requests")["by_path"]
-        return sum(n for path, n in counts.items() if fragment in path)
-
-    def fault(self, **spec: Any) -> None:
-        self.call("POST", "faults", spec)
-
-
 @dataclass
 class World:
     """One test's emulator, database, sites, users and their API tokens."""
 
     emu: Any
-    control: Control
+    control: EmulatorControl
     engine: sa.Engine
     schools: list[str]
     tokens: dict[str, str] = field(default_factory=dict)
@@ -97,10 +60,10 @@ class World:
     def row(self, site_id: str) -> dict | None:
         from wonde_sync.core.database import table
 
-        connections = table(self.engine, "wonde_connections")
+        accesses = table(self.engine, "wonde_connections")
         with self.engine.connect() as conn:
             found = (
-                conn.execute(sa.select(connections).where(connections.c.site_id == site_id))
+                conn.execute(sa.select(accesses).where(accesses.c.site_id == site_id))
                 .mappings()
                 .first()
             )
@@ -154,7 +117,7 @@ def world(engine, start_emulator) -> World:
     from wonde_sync.admin import api_tokens, sites
 
     emu = start_emulator(schools=30, staff_per_school=2, seed=4, approved=2)
-    world = World(emu=emu, control=Control(emu), engine=engine, schools=emu.school_ids())
+    world = World(emu=emu, control=EmulatorControl(emu), engine=engine, schools=emu.school_ids())
     load_catalog(engine, world.client())
     sites.add_site(engine, "site-a", "Ashdown Academy")
     sites.add_site(engine, "site-b", "Beacon School")
@@ -163,6 +126,16 @@ def world(engine, start_emulator) -> World:
         if site:
             api_tokens.grant_site_admin(engine, user, site)
     return world
+
+
+@pytest.fixture
+def two_sites(engine) -> sa.Engine:
+    """Sites a and b on an empty catalog, without the emulator; returns the engine."""
+    from wonde_sync.admin import sites
+
+    sites.add_site(engine, "site-a", "Ashdown Academy")
+    sites.add_site(engine, "site-b", "Beacon School")
+    return engine
 
 
 @pytest.fixture

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from tests.school_access.conftest import CONTACT
-from wonde_sync.school_access import lifecycle
+from wonde_sync.school_access.admin_actions import request_access
+from wonde_sync.school_access.import_targets import import_targets, mark_approvals_announced
+from wonde_sync.school_access.reconcile import StatusChange, reconcile
+from wonde_sync.school_access.status import access_status
+from wonde_sync.school_access.transitions import record_approval
 from wonde_sync.wonde.errors import WondeAuthError
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -15,28 +19,26 @@ ASSET_URI = "calm-db://calm_db/wonde_connections/approved"
 
 
 def request(world, site: str, school: str) -> None:
-    lifecycle.request_access(world.engine, world.client(), site, school, CONTACT)
+    request_access(world.engine, world.client(), site, school, CONTACT)
 
 
 def test_missed_approval_becomes_school_already_approved(world):
     school = world.schools[5]
     request(world, "site-a", school)
     world.control.approve(school)  # no webhook URL configured: the approval is missed
-    assert lifecycle.access_status(world.engine, "site-a").state == "pending"
+    assert access_status(world.engine, "site-a").state == "pending"
 
-    result = lifecycle.reconcile(world.engine, world.client())
+    result = reconcile(world.engine, world.client())
     assert result.changed == ("site-a",)
-    assert result.changes == (
-        lifecycle.StatusChange("site-a", school, "pending", "already_approved"),
-    )
+    assert result.changes == (StatusChange("site-a", school, "pending", "already_approved"),)
     assert result.newly_approved == ()  # no token: nothing to import
-    status = lifecycle.access_status(world.engine, "site-a")
+    status = access_status(world.engine, "site-a")
     assert (status.label, status.actions[0]) == ("School Already Approved", "revoke_and_rerequest")
-    assert lifecycle.import_targets(world.engine) == []
+    assert import_targets(world.engine) == []
     assert "pending -> School Already Approved" not in str(result)
     assert "site-a: Pending approval -> School Already Approved" in str(result)
 
-    again = lifecycle.reconcile(world.engine, world.client())
+    again = reconcile(world.engine, world.client())
     assert again.changed == () and again.checked == 1
     assert world.history("site-a") == ["requested", "already_approved"]
 
@@ -46,14 +48,14 @@ def test_missed_decline_and_revocation_are_applied(world):
     request(world, "site-a", declined_school)
     request(world, "site-b", revoked_school)
     token = world.control.approve(revoked_school)["school_token"]
-    lifecycle.record_approval(world.engine, revoked_school, token)
+    record_approval(world.engine, revoked_school, token)
     world.control.decline(declined_school, reason="Not now")
     world.control.revoke(revoked_school, reason="Contract ended")
 
-    result = lifecycle.reconcile(world.engine, world.client())
+    result = reconcile(world.engine, world.client())
     assert result.changed == ("site-a", "site-b")
-    assert lifecycle.access_status(world.engine, "site-a").state == "declined"
-    revoked = lifecycle.access_status(world.engine, "site-b")
+    assert access_status(world.engine, "site-a").state == "declined"
+    revoked = access_status(world.engine, "site-b")
     assert revoked.state == "revoked" and not revoked.has_school_token
     assert world.row("site-b")["school_token_ciphertext"] is None
 
@@ -63,17 +65,17 @@ def test_approved_with_token_and_pending_stay_as_they_are(world):
     request(world, "site-a", approved_school)
     request(world, "site-b", pending_school)
     token = world.control.approve(approved_school)["school_token"]
-    lifecycle.record_approval(world.engine, approved_school, token)
+    record_approval(world.engine, approved_school, token)
     before = world.snapshot()["wonde_connections"]
 
-    result = lifecycle.reconcile(world.engine, world.client())
+    result = reconcile(world.engine, world.client())
     assert result.changed == () and result.newly_approved == ("site-a",)
     after = world.snapshot()["wonde_connections"]
     assert len(after) == len(before) == 2
-    assert lifecycle.import_targets(world.engine)[0].school_token == token
+    assert import_targets(world.engine)[0].school_token == token
 
-    assert lifecycle.mark_approvals_announced(world.engine, result.newly_approved) == 1
-    assert lifecycle.reconcile(world.engine, world.client()).newly_approved == ()
+    assert mark_approvals_announced(world.engine, result.newly_approved) == 1
+    assert reconcile(world.engine, world.client()).newly_approved == ()
 
 
 def test_a_failed_read_changes_nothing(world):
@@ -83,7 +85,7 @@ def test_a_failed_read_changes_nothing(world):
     world.control.fault(kind="status", status=401, path_contains="/schools/pending", times=None)
     before = world.snapshot()
     with pytest.raises(WondeAuthError):
-        lifecycle.reconcile(world.engine, world.client())
+        reconcile(world.engine, world.client())
     assert world.snapshot() == before
 
 
@@ -100,20 +102,20 @@ class ApprovesAfterReading:
         yield from self.client.iter_records(path, params)
         if path == "schools":
             token = self.world.control.approve(self.school_id)["school_token"]
-            lifecycle.record_approval(self.world.engine, self.school_id, token)
+            record_approval(self.world.engine, self.school_id, token)
 
 
-def test_a_connection_that_changes_meanwhile_is_left_for_the_next_run(world):
+def test_an_access_that_changes_meanwhile_is_left_for_the_next_run(world):
     school = world.schools[11]
     request(world, "site-a", school)
     world.control.approve(school)
     world.control.revoke(school)  # missed: locally still pending; Wonde says revoked
 
-    result = lifecycle.reconcile(world.engine, ApprovesAfterReading(world, school))
+    result = reconcile(world.engine, ApprovesAfterReading(world, school))
     assert result.skipped == ("site-a",) and result.changed == ()
-    status = lifecycle.access_status(world.engine, "site-a")
+    status = access_status(world.engine, "site-a")
     assert status.state == "approved" and status.has_school_token  # the fresh approval stays
-    assert lifecycle.reconcile(world.engine, world.client()).changed == ()
+    assert reconcile(world.engine, world.client()).changed == ()
 
 
 def test_school_not_on_any_list_is_reported_and_kept(world):
@@ -129,7 +131,7 @@ def test_school_not_on_any_list_is_reported_and_kept(world):
             )
         )
     before = world.snapshot()["wonde_connections"]
-    result = lifecycle.reconcile(world.engine, world.client())
+    result = reconcile(world.engine, world.client())
     assert result.not_listed == ("site-a",) and result.changed == ()
     assert world.snapshot()["wonde_connections"] == before
 
@@ -176,7 +178,7 @@ def test_dag_repairs_a_missed_webhook_and_announces_approvals(airflow_db, world)
     assert str(dag_run.state) == "success", states
     assert states["announce_approvals"] == "success"
     assert asset_events(dag_run.run_id) == [{"site_ids": ["site-a"]}]
-    assert lifecycle.access_status(world.engine, "site-b").state == "already_approved"
+    assert access_status(world.engine, "site-b").state == "already_approved"
     assert world.row("site-a")["approval_announced_at"] is not None
 
     # Nothing new: the run succeeds and announces nothing.

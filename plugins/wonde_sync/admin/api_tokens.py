@@ -1,11 +1,12 @@
-"""Who may call the connection-lifecycle API: service tokens and site admins.
+"""Who may call the school-access API: service tokens and site admins.
 
 * A **service token** belongs to one user (the CalmCompliance user id the web app acts
   for). It is a random string shown once when created (``cwt_`` + 43 url-safe characters);
   only its SHA-256 is stored (``wonde_api_tokens``), so a database leak reveals no usable
   token. Callers send it as ``Authorization: Bearer <token>``. Tokens can be revoked.
 * A **site admin** (``wonde_site_admins``) may request, revoke, re-request, enable or
-  disable, and read the status of that site's connection, and nothing of any other site.
+  disable, and read the status of that site's access to its school, and nothing of any
+  other site.
 
 Operators create both with the admin CLI (``create-api-token USER``,
 ``grant-site-admin USER SITE``) or these functions.

@@ -21,7 +21,7 @@ from wonde_sync.core.database import (
     utcnow,
 )
 from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED, describe_age
-from wonde_sync.school_access import lifecycle
+from wonde_sync.school_access.status import read_statuses
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -50,14 +50,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict]:
     history = sub.add_parser("history", help="show Sync History, newest first")
     history.add_argument("--site", help="only runs of this site")
     history.add_argument("--kind", help="only runs of this kind (e.g. catalog)")
-    history.add_argument("--status", choices=["Processing", "Completed", "Failed"])
+    history.add_argument("--status", choices=sync_history.STATUSES)
     history.add_argument("--limit", type=int, default=20)
     return parser, cli_access.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one admin command; return the process exit code."""
-    parser, connection_handlers = _parser()
+    parser, access_handlers = _parser()
     args = parser.parse_args(argv)
     try:
         engine = engine_from_url(args.db) if args.db else engine_for()
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "search": _search,
             "status": _status,
             "history": _history,
-            **connection_handlers,
+            **access_handlers,
         }[args.command]
         return handler(engine, args)
     except (DatabaseConfigError, queries.SearchQueryError, sites.SiteError) as exc:
@@ -110,11 +110,11 @@ def _status(engine, args) -> int:
             f"{meta.finished_at:%Y-%m-%d %H:%M} UTC "
             f"({describe_age(utcnow() - meta.finished_at)} ago)."
         )
-    statuses = lifecycle.access_statuses(engine, [args.site] if args.site else None)
+    statuses = read_statuses(engine, [args.site] if args.site else None)
     if args.site and not statuses:
         raise sites.SiteError(f"No site {args.site!r}.")
     if not statuses:
-        print("Sites: none yet (add one with: python -m wonde_sync add-site SITE_ID --name NAME).")
+        print(cli_access.NO_SITES)
     for s in statuses:
         school = f" -> {s.school_name or s.school_id}" if s.school_id else ""
         enabled = "" if s.enabled is None else (" (enabled)" if s.enabled else " (disabled)")

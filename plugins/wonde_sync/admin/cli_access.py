@@ -1,8 +1,8 @@
-"""Admin CLI commands for connections and API access (``python -m wonde_sync ...``).
+"""Admin CLI commands for sites' school access and API access (``python -m wonde_sync ...``).
 
 :func:`register` adds the subcommands to the CLI's subparsers and returns their handlers::
 
-    handlers.update(cli_connections.register(sub))
+    handlers.update(cli_access.register(sub))
     ...
     return handlers[args.command](engine, args)
 
@@ -20,15 +20,21 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 
 from wonde_sync.admin import api_tokens
-from wonde_sync.school_access import lifecycle
+from wonde_sync.school_access import admin_actions
 from wonde_sync.school_access.contact_form import ContactValidationError
+from wonde_sync.school_access.errors import AccessLifecycleError
+from wonde_sync.school_access.reconcile import reconcile
+from wonde_sync.school_access.rows import SOURCE_CLI
+from wonde_sync.school_access.status import AccessStatus, access_status, read_statuses
 from wonde_sync.school_access.token_vault import TokenVaultError
 from wonde_sync.wonde.errors import WondeError
 
 Handler = Callable[[Engine, argparse.Namespace], int]
 
+NO_SITES = "Sites: none yet (add one with: python -m wonde_sync add-site SITE_ID --name NAME)."
+
 _OPERATOR_ERRORS = (
-    lifecycle.AccessLifecycleError,
+    AccessLifecycleError,
     ContactValidationError,
     api_tokens.ApiTokenError,
     WondeError,
@@ -37,7 +43,7 @@ _OPERATOR_ERRORS = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
-    """Add the connection and API-access subcommands; return command name → handler."""
+    """Add the school-access and API-access subcommands; return command name → handler."""
     request = subparsers.add_parser(
         "request-access", help="request access to a school for a site (it becomes pending)"
     )
@@ -144,7 +150,7 @@ def _client():
     return WondeClient()
 
 
-def _print_status(status: lifecycle.AccessStatus) -> None:
+def _print_status(status: AccessStatus) -> None:
     if status.school_id is None:
         print(f"Site {status.site_id} ({status.site_name}): {status.label}")
     else:
@@ -161,27 +167,27 @@ def _print_status(status: lifecycle.AccessStatus) -> None:
 
 
 def _request_access(engine: Engine, args: argparse.Namespace) -> int:
-    status = lifecycle.request_access(
+    status = admin_actions.request_access(
         engine,
         _client(),
         args.site_id,
         args.school_id,
         _contact(args) or {},
         actor=args.actor,
-        source=lifecycle.SOURCE_CLI,
+        source=SOURCE_CLI,
     )
     _print_status(status)
     return 0
 
 
 def _revoke_and_rerequest(engine: Engine, args: argparse.Namespace) -> int:
-    status = lifecycle.revoke_and_rerequest(
+    status = admin_actions.revoke_and_rerequest(
         engine,
         _client(),
         args.site_id,
         _contact(args),
         actor=args.actor,
-        source=lifecycle.SOURCE_CLI,
+        source=SOURCE_CLI,
     )
     _print_status(status)
     return 0
@@ -189,26 +195,26 @@ def _revoke_and_rerequest(engine: Engine, args: argparse.Namespace) -> int:
 
 def _access_status(engine: Engine, args: argparse.Namespace) -> int:
     if args.site:
-        statuses = [lifecycle.access_status(engine, args.site)]
+        statuses = [access_status(engine, args.site)]
     else:
-        statuses = lifecycle.access_statuses(engine)
+        statuses = read_statuses(engine)
     if not statuses:
-        print("Sites: none yet (add one with: python -m wonde_sync add-site SITE_ID --name NAME).")
+        print(NO_SITES)
     for status in statuses:
         _print_status(status)
     return 0
 
 
 def _set_enabled(engine: Engine, args: argparse.Namespace, *, enabled: bool) -> int:
-    status = lifecycle.set_enabled(
-        engine, args.site_id, enabled, actor=args.actor, source=lifecycle.SOURCE_CLI
+    status = admin_actions.set_enabled(
+        engine, args.site_id, enabled, actor=args.actor, source=SOURCE_CLI
     )
     _print_status(status)
     return 0
 
 
 def _reconcile(engine: Engine, args: argparse.Namespace) -> int:
-    result = lifecycle.reconcile(engine, _client())
+    result = reconcile(engine, _client())
     print(f"Reconciled with Wonde: {result}.")
     return 0
 

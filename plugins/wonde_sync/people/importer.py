@@ -21,7 +21,7 @@ from wonde_sync.core.database import as_utc, bulk_insert, table, utcnow
 from wonde_sync.core.vocabulary import EMPLOYEE, RECORD_TYPE_LABELS, STUDENT
 from wonde_sync.people import store as people_store
 from wonde_sync.people import transforms as pt
-from wonde_sync.school_access.lifecycle import ImportTarget
+from wonde_sync.school_access.import_targets import ImportTarget
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""How a site's connection looks to its admin: state, the product's words, allowed actions.
+"""How a site's access to its school looks to its admin: state, words, allowed actions.
 
 The stored ``status`` holds the contract values (pending/approved/declined/revoked); the
 product adds "Not connected" (no row) and "School Already Approved" (``approved`` without a
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from wonde_sync.core.database import as_utc, table
+from wonde_sync.school_access.errors import UnknownSiteError
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -44,7 +45,7 @@ DISABLE = "disable"
 
 @dataclass(frozen=True)
 class AccessStatus:
-    """A site's connection as the admin sees it: label, explanation and allowed actions."""
+    """A site's access as its admin sees it: label, explanation and allowed actions."""
 
     site_id: str
     site_name: str
@@ -71,22 +72,30 @@ class AccessStatus:
         return data
 
 
+def access_status(engine: Engine, site_id: str) -> AccessStatus:
+    """The access of one site to its school, as its admin sees it."""
+    found = read_statuses(engine, [site_id])
+    if not found:
+        raise UnknownSiteError(f"No site {site_id!r}.")
+    return found[0]
+
+
 def read_statuses(engine: Engine, site_ids: Iterable[str] | None = None) -> list[AccessStatus]:
-    """The connections of every site (or of ``site_ids``, unknown ones left out), by site id."""
+    """The access of every site (or of ``site_ids``, unknown ones left out), by site id."""
     site_ids = None if site_ids is None else list(site_ids)
     sites = table(engine, "sites")
-    connections = table(engine, "wonde_connections")
+    accesses = table(engine, "wonde_connections")
     schools = table(engine, "wonde_schools")
     query = (
         sa.select(
             sites.c.site_id,
             sites.c.name.label("site_name"),
             schools.c.name.label("school_name"),
-            *[c for c in connections.c if c.name != "site_id"],
+            *[c for c in accesses.c if c.name != "site_id"],
         )
         .select_from(
-            sites.outerjoin(connections, connections.c.site_id == sites.c.site_id).outerjoin(
-                schools, schools.c.id == connections.c.school_id
+            sites.outerjoin(accesses, accesses.c.site_id == sites.c.site_id).outerjoin(
+                schools, schools.c.id == accesses.c.school_id
             )
         )
         .order_by(sites.c.site_id)
@@ -100,7 +109,7 @@ def read_statuses(engine: Engine, site_ids: Iterable[str] | None = None) -> list
 
 
 def state_of(row: Mapping[str, Any] | None) -> str:
-    """The product state of a ``wonde_connections`` row (None: not connected)."""
+    """The product state of an access row of ``wonde_connections`` (None: not connected)."""
     if row is None or row.get("status") is None:
         return NOT_CONNECTED
     if row["status"] == APPROVED and not row["school_token_ciphertext"]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from wonde_sync.core.database import engine_for
-from wonde_sync.school_access import lifecycle
+from wonde_sync.school_access import import_targets
+from wonde_sync.school_access import reconcile as access_reconcile
 from wonde_sync.tasks.outcomes import no_retry_when_permanent
 
 
@@ -12,9 +13,9 @@ def reconcile() -> dict:
     from wonde_sync.wonde.client import WondeClient
 
     with no_retry_when_permanent():
-        return lifecycle.reconcile(engine_for(), WondeClient()).summary()
+        return access_reconcile.reconcile(engine_for(), WondeClient()).summary()
 
 
 def mark_announced(site_ids: list[str]) -> int:
     """Record that the approvals of ``site_ids`` were announced to the import DAGs."""
-    return lifecycle.mark_approvals_announced(engine_for(), site_ids)
+    return import_targets.mark_approvals_announced(engine_for(), site_ids)

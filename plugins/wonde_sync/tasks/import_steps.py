@@ -43,15 +43,17 @@ def sites_to_import(requested: list[str] | None = None, refresh: bool = True) ->
     Every other site is logged with the reason it gets no import. ``requested`` narrows
     the choice (a manual run's Param); naming an unknown site is an error.
     """
-    from wonde_sync.school_access import lifecycle
+    from wonde_sync.school_access.import_targets import import_targets
+    from wonde_sync.school_access.reconcile import reconcile
+    from wonde_sync.school_access.status import read_statuses
     from wonde_sync.wonde.client import WondeClient
 
     engine = engine_for()
     if refresh:
-        result = lifecycle.reconcile(engine, WondeClient())
+        result = reconcile(engine, WondeClient())
         log.info("Connection states refreshed from Wonde: %s", result)
-    importable = {t.site_id for t in lifecycle.import_targets(engine)}
-    statuses = lifecycle.access_statuses(engine)
+    importable = {t.site_id for t in import_targets(engine)}
+    statuses = read_statuses(engine)
     unknown = set(requested or ()) - {s.site_id for s in statuses}
     if unknown:
         raise ValueError(f"Unknown site(s) in the Param sites: {', '.join(sorted(unknown))}")
@@ -82,11 +84,11 @@ def import_one_site(
     """Run one site's import; failures a retry cannot fix become no-retry failures."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from wonde_sync.school_access import lifecycle
+    from wonde_sync.school_access.import_targets import import_targets
     from wonde_sync.wonde.client import WondeClient
 
     engine = engine_for()
-    targets = {t.site_id: t for t in lifecycle.import_targets(engine)}
+    targets = {t.site_id: t for t in import_targets(engine)}
     if site_id not in targets:
         raise AirflowFailException(
             f"Site {site_id} can no longer be imported: its connection changed since the run began."
@@ -136,10 +138,10 @@ def backfill_since(
 
 def refresh_connected_schools() -> int:
     """Re-read the catalog entries of connected schools from Wonde; return how many changed."""
-    from wonde_sync.school_access import lifecycle
+    from wonde_sync.school_access.import_targets import import_targets
     from wonde_sync.wonde.client import WondeClient
 
     engine = engine_for()
     client = WondeClient()
-    school_ids = sorted({t.school_id for t in lifecycle.import_targets(engine)})
+    school_ids = sorted({t.school_id for t in import_targets(engine)})
     return rebuild.refresh_schools(engine, (client.get(f"schools/{sid}") for sid in school_ids))

@@ -1,4 +1,5 @@
-"""Access control: service tokens (401) and site admins (403); refusals change nothing."""
+"""Who may call the API: service tokens (401) and site admins (403), refusals changing
+nothing; tokens kept only as their SHA-256."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import sqlalchemy as sa
 from tests.school_access.conftest import CONTACT
 from wonde_sync.admin import api_tokens
 from wonde_sync.core.database import table
-from wonde_sync.school_access import lifecycle
+from wonde_sync.school_access.admin_actions import request_access
+from wonde_sync.school_access.transitions import record_approval
 
 #: Every route of a site: (method, path, JSON body).
 SITE_ROUTES = [
@@ -24,11 +26,11 @@ OTHER_ROUTES = [("GET", "/schools/search?q=school", None), ("GET", "/connections
 
 
 @pytest.fixture
-def connected(world) -> str:
+def approved_school(world) -> str:
     """site-a is approved for a school (token held); returns the school id."""
     school = world.schools[3]
-    lifecycle.request_access(world.engine, world.client(), "site-a", school, CONTACT)
-    lifecycle.record_approval(world.engine, school, "tok-" + "a" * 36)
+    request_access(world.engine, world.client(), "site-a", school, CONTACT)
+    record_approval(world.engine, school, "tok-" + "a" * 36)
     return school
 
 
@@ -53,7 +55,7 @@ def unauthenticated_headers(world) -> list[dict]:
 
 @pytest.mark.parametrize("method, path, body", SITE_ROUTES + OTHER_ROUTES)
 def test_unauthenticated_calls_get_401_and_change_nothing(
-    api, world, connected, method, path, body
+    api, world, approved_school, method, path, body
 ):
     before = world.snapshot()
     wonde_calls = world.control.requests_to("/schools/")
@@ -76,19 +78,21 @@ def test_unauthenticated_calls_get_401_and_change_nothing(
     ],
 )
 def test_cross_site_calls_get_403_and_change_nothing(
-    api, world, connected, method, path, body, user, site
+    api, world, approved_school, method, path, body, user, site
 ):
     before = world.snapshot()
     wonde_calls = world.control.requests_to("/schools/")
-    answer = call(api, world, method, path, body, world.auth(user), site=site, school=connected)
+    answer = call(
+        api, world, method, path, body, world.auth(user), site=site, school=approved_school
+    )
     assert answer.status_code == 403, answer.text
     assert answer.json()["detail"] == f"You are not an admin of site {site}."
-    assert "school" not in answer.text.lower()  # nothing about the site's connection leaks
+    assert "school" not in answer.text.lower()  # nothing about the site's access leaks
     assert world.snapshot() == before
     assert world.control.requests_to("/schools/") == wonde_calls
 
 
-def test_an_admin_of_two_sites_manages_both(api, world, connected):
+def test_an_admin_of_two_sites_manages_both(api, world, approved_school):
     api_tokens.grant_site_admin(world.engine, "ann@site-a", "site-b")
     answer = api.get("/sites/site-b/connection", headers=world.auth("ann@site-a"))
     assert answer.status_code == 200 and answer.json()["state"] == "not_connected"
@@ -96,27 +100,35 @@ def test_an_admin_of_two_sites_manages_both(api, world, connected):
     assert api.get("/sites/site-b/connection", headers=world.auth("ann@site-a")).status_code == 403
 
 
-def test_tokens_are_stored_as_sha256_only(world):
-    issued = api_tokens.create_api_token(world.engine, "carol", label="web app")
-    tokens = table(world.engine, "wonde_api_tokens")
-    with world.engine.connect() as conn:
-        rows = conn.execute(sa.select(tokens)).mappings().all()
-    stored = [dict(r) for r in rows if r["id"] == issued.token_id][0]
-    assert stored["token_sha256"] == hashlib.sha256(issued.token.encode()).hexdigest()
-    assert all(issued.token not in str(value) for r in rows for value in r.values())
+def test_tokens_are_stored_as_sha256_only(engine):
+    issued = api_tokens.create_api_token(engine, "carol", label="web app")
+    tokens = table(engine, "wonde_api_tokens")
+    with engine.connect() as conn:
+        stored = [dict(r) for r in conn.execute(sa.select(tokens)).mappings()]
+    assert [r["token_sha256"] for r in stored] == [
+        hashlib.sha256(issued.token.encode()).hexdigest()
+    ]
+    assert all(issued.token not in str(value) for r in stored for value in r.values())
     assert issued.token not in repr(issued)
     assert issued.token.startswith("cwt_") and len(issued.token) > 40
-    assert api_tokens.authenticate(world.engine, issued.token).user_id == "carol"
-    assert api_tokens.list_api_tokens(world.engine, "carol")[0].label == "web app"
+    assert api_tokens.authenticate(engine, issued.token).user_id == "carol"
+    assert api_tokens.list_api_tokens(engine, "carol")[0].label == "web app"
 
 
 @pytest.mark.parametrize("user_id", ["", " ", "bad user", "x" * 200, "-leading"])
-def test_invalid_user_ids_are_refused(world, user_id):
+def test_invalid_user_ids_are_refused(engine, user_id):
     with pytest.raises(api_tokens.ApiTokenError, match="Invalid user id"):
-        api_tokens.create_api_token(world.engine, user_id)
+        api_tokens.create_api_token(engine, user_id)
 
 
-def test_admin_of_unknown_site_is_refused(world):
+def test_site_admins_are_granted_and_revoked(two_sites):
     with pytest.raises(api_tokens.ApiTokenError, match="No site 'nowhere'"):
-        api_tokens.grant_site_admin(world.engine, "ann@site-a", "nowhere")
-    assert api_tokens.grant_site_admin(world.engine, "ann@site-a", "site-a") is False
+        api_tokens.grant_site_admin(two_sites, "ann@site-a", "nowhere")
+    assert api_tokens.grant_site_admin(two_sites, " ann@site-a ", "site-b") is True
+    assert api_tokens.grant_site_admin(two_sites, "ann@site-a", "site-a") is True
+    assert api_tokens.grant_site_admin(two_sites, "ann@site-a", "site-a") is False
+    assert api_tokens.admin_sites(two_sites, "ann@site-a") == ["site-a", "site-b"]
+    assert api_tokens.revoke_site_admin(two_sites, "ann@site-a", "site-b") is True
+    assert api_tokens.revoke_site_admin(two_sites, "ann@site-a", "site-b") is False
+    assert not api_tokens.is_site_admin(two_sites, "ann@site-a", "site-b")
+    assert api_tokens.is_site_admin(two_sites, "ann@site-a", "site-a")

@@ -1,11 +1,12 @@
-"""Each transition end to end: the API, the emulator, its webhooks to a real receiver."""
+"""What a site's admin does, end to end: the API, the emulator, its webhooks to a real receiver."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.school_access.conftest import CONTACT
-from wonde_sync.school_access import lifecycle, token_vault
+from wonde_sync.school_access import token_vault
+from wonde_sync.school_access.import_targets import ImportTarget, import_targets
 
 pytestmark = pytest.mark.usefixtures("receiver")
 
@@ -56,9 +57,7 @@ def test_request_approve_revoke_rerequest(api, world):
     assert token not in row["school_token_ciphertext"]
     assert token_vault.decrypt(row["school_token_ciphertext"]) == token
     assert row["school_token"] is None  # the plaintext-named column is never written
-    assert lifecycle.import_targets(world.engine) == [
-        lifecycle.ImportTarget("site-a", school, token)
-    ]
+    assert import_targets(world.engine) == [ImportTarget("site-a", school, token)]
     assert token not in api.get("/sites/site-a/connection", headers=world.auth("ann@site-a")).text
 
     revocation = world.control.revoke(school, reason="The school changed supplier")
@@ -69,7 +68,7 @@ def test_request_approve_revoke_rerequest(api, world):
     assert "request access again from the configuration page" in revoked["detail"]
     assert revoked["actions"][0] == "request_access"
     assert world.row("site-a")["school_token_ciphertext"] is None
-    assert lifecycle.import_targets(world.engine) == []
+    assert import_targets(world.engine) == []
 
     again = request_access(api, world, school)
     assert again.status_code == 200 and again.json()["state"] == "pending"
@@ -109,7 +108,7 @@ def test_school_already_approved_then_revoke_and_rerequest(api, world):
     assert "Revoke & Re-request" in already["detail"]
     assert not already["has_school_token"]
     assert world.control.requests_to("request-access") == 0
-    assert lifecycle.import_targets(world.engine) == []
+    assert import_targets(world.engine) == []
 
     redo = api.post(
         "/sites/site-a/connection/revoke-and-rerequest", headers=world.auth("ann@site-a")
@@ -123,7 +122,7 @@ def test_school_already_approved_then_revoke_and_rerequest(api, world):
 
     token = world.control.approve(school)["school_token"]
     assert status(api, world)["state"] == "approved"
-    assert lifecycle.import_targets(world.engine)[0].school_token == token
+    assert import_targets(world.engine)[0].school_token == token
     assert world.history("site-a") == [
         "already_approved",
         "revoked",
@@ -221,41 +220,13 @@ def test_enable_and_disable(api, world):
     off = api.post("/sites/site-a/connection/disable", headers=headers).json()
     assert off["enabled"] is False and off["actions"] == ["enable"]
     assert "Imports are off" in off["detail"]
-    assert lifecycle.import_targets(world.engine) == []
+    assert import_targets(world.engine) == []
     assert api.post("/sites/site-a/connection/disable", headers=headers).json()["enabled"] is False
 
     on = api.post("/sites/site-a/connection/enable", headers=headers).json()
     assert on["enabled"] is True and on["state"] == "approved"
-    assert [t.school_token for t in lifecycle.import_targets(world.engine)] == [token]
+    assert [t.school_token for t in import_targets(world.engine)] == [token]
     assert world.history("site-a")[-2:] == ["disabled", "enabled"]
-
-
-def test_my_connections_lists_only_my_sites(api, world):
-    request_access(api, world, world.schools[14])
-    mine = api.get("/connections", headers=world.auth("ann@site-a")).json()["data"]
-    assert [(c["site_id"], c["label"]) for c in mine] == [("site-a", "Pending approval")]
-    theirs = api.get("/connections", headers=world.auth("bob@site-b")).json()["data"]
-    assert [(c["site_id"], c["label"]) for c in theirs] == [("site-b", "Not connected")]
-    assert api.get("/connections", headers=world.auth("eve")).json()["data"] == []
-
-
-def test_record_approval_is_the_one_way_in(world):
-    """Called directly (as the reconciling DAG and the webhook do): idempotent, encrypted."""
-    school = world.schools[15]
-    lifecycle.request_access(world.engine, world.client(), "site-b", school, CONTACT)
-    first = lifecycle.record_approval(world.engine, school, "token-0123456789abcdef")
-    assert first.changed == ("site-b",)
-    again = lifecycle.record_approval(world.engine, school, "token-0123456789abcdef")
-    assert again.changed == () and again.unchanged == ("site-b",)
-    # Wonde listing the school as approved never takes a received token away.
-    assert lifecycle.record_approval(world.engine, school, None).changed == ()
-    replaced = lifecycle.record_approval(world.engine, school, "token-fedcba9876543210")
-    assert replaced.changed == ("site-b",)
-    assert world.history("site-b") == ["requested", "approved", "token_replaced"]
-    target = lifecycle.import_targets(world.engine)[0]
-    assert target.school_token == "token-fedcba9876543210"
-    assert "token-fedcba9876543210" not in repr(target)
-    assert lifecycle.record_approval(world.engine, "A404", "token-0123456789abcdef").matched == ()
 
 
 def test_revoke_and_rerequest_never_touches_another_sites_school(api, world):

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from tests.school_access.conftest import CONTACT, WEBHOOK_SECRET
 from wonde_sync.core.database import table
-from wonde_sync.school_access import lifecycle
+from wonde_sync.school_access.admin_actions import request_access
+from wonde_sync.school_access.status import access_status
 from wonde_sync.web.api import create_app
 
 URL = f"/webhooks/wonde?secret={quote(WEBHOOK_SECRET, safe='')}"
@@ -21,7 +22,7 @@ URL = f"/webhooks/wonde?secret={quote(WEBHOOK_SECRET, safe='')}"
 def pending(world) -> str:
     """site-a has requested access to a school; returns the school id."""
     school = world.schools[4]
-    lifecycle.request_access(world.engine, world.client(), "site-a", school, CONTACT)
+    request_access(world.engine, world.client(), "site-a", school, CONTACT)
     return school
 
 
@@ -110,7 +111,7 @@ def test_secret_with_a_raw_plus_is_accepted(api, world, pending):
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["effect"] == "applied"
-    assert lifecycle.access_status(world.engine, "site-a").state == "approved"
+    assert access_status(world.engine, "site-a").state == "approved"
 
 
 def test_unconfigured_secret_answers_503(world, pending, monkeypatch):
@@ -160,7 +161,7 @@ def test_stale_approval_cannot_resurrect_a_revoked_token(api, world, pending):
 
     assert api.post(URL, json=old_approval).json()["effect"] == "duplicate"
     assert api.post(URL, json=revocation).json()["effect"] == "no_change"
-    status = lifecycle.access_status(world.engine, "site-a")
+    status = access_status(world.engine, "site-a")
     assert status.state == "revoked" and not status.has_school_token
     assert world.history("site-a") == ["requested", "approved", "revoked"]
 
@@ -188,7 +189,7 @@ def test_school_migration_is_recorded_and_keeps_the_token(api, world, pending):
     }
     assert api.post(URL, json=migration).json()["effect"] == "applied"
     assert api.post(URL, json=migration).json()["effect"] == "no_change"
-    status = lifecycle.access_status(world.engine, "site-a")
+    status = access_status(world.engine, "site-a")
     assert status.state == "approved" and status.has_school_token
     assert "SIMS to Arbor" in status.detail
     no_id = {k: v for k, v in migration.items() if k != "school_id"}

@@ -1,4 +1,4 @@
-"""The admin CLI commands of connections and API access, on a parser of their own."""
+"""The admin CLI commands of school access and API access, on a parser of their own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from tests.school_access.conftest import CONTACT
 from wonde_sync.admin import api_tokens
 from wonde_sync.admin.cli_access import register
-from wonde_sync.school_access import lifecycle
+from wonde_sync.school_access.status import access_status
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_request_access_status_enable_disable(cli, world):
     code, out, _ = cli("disable", "site-a")
     assert code == 0 and "disabled" in out and "Actions: enable" in out
     assert cli("enable", "site-a")[0] == 0
-    assert lifecycle.access_status(world.engine, "site-a").enabled is True
+    assert access_status(world.engine, "site-a").enabled is True
 
 
 def test_already_approved_then_revoke_and_rerequest(cli, world):

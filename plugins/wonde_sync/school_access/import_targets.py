@@ -1,0 +1,87 @@
+"""Which sites imports may run for, and the approvals not yet announced to the import DAGs.
+
+A site is importable when its access is enabled, approved and holds a school token; the
+calls for its school use that token. "School Already Approved" (approved, no token) is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from wonde_sync.core.database import table, utcnow
+from wonde_sync.school_access import token_vault
+from wonde_sync.school_access.status import APPROVED
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """An importable site: enabled, approved, with its school's (decrypted) token."""
+
+    site_id: str
+    school_id: str
+    school_token: str = field(repr=False)
+
+
+def import_targets(engine: Engine) -> list[ImportTarget]:
+    """The sites imports may run for, by site id, each with its school token.
+
+    Tokens are decrypted here (``WONDE_TOKEN_KEY``); an unreadable token is an error
+    rather than a silently skipped site.
+    """
+    accesses = table(engine, "wonde_connections")
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(
+                accesses.c.site_id,
+                accesses.c.school_id,
+                accesses.c.school_token_ciphertext,
+            )
+            .where(*_importable(accesses))
+            .order_by(accesses.c.site_id)
+        ).all()
+    return [
+        ImportTarget(row.site_id, row.school_id, token_vault.decrypt(row.school_token_ciphertext))
+        for row in found
+    ]
+
+
+def unannounced_approvals(engine: Engine) -> list[str]:
+    """Importable sites whose approval has not been announced to the import DAGs yet."""
+    accesses = table(engine, "wonde_connections")
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(accesses.c.site_id)
+                .where(*_importable(accesses), accesses.c.approval_announced_at.is_(None))
+                .order_by(accesses.c.site_id)
+            ).scalars()
+        )
+
+
+def mark_approvals_announced(engine: Engine, site_ids: Iterable[str]) -> int:
+    """Record that the approvals of ``site_ids`` were announced; return how many."""
+    site_ids = list(site_ids)
+    if not site_ids:
+        return 0
+    accesses = table(engine, "wonde_connections")
+    with engine.begin() as conn:
+        return conn.execute(
+            sa.update(accesses)
+            .where(
+                accesses.c.site_id.in_(site_ids),
+                accesses.c.approval_announced_at.is_(None),
+            )
+            .values(approval_announced_at=utcnow())
+        ).rowcount
+
+
+def _importable(accesses: sa.Table) -> tuple:
+    return (
+        accesses.c.enabled == sa.true(),
+        accesses.c.status == APPROVED,
+        accesses.c.school_token_ciphertext.is_not(None),
+    )

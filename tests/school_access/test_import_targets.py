@@ -1,0 +1,63 @@
+"""Which sites imports run for (with their tokens), and announcing their approvals once."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from wonde_sync.school_access import rows, token_vault
+from wonde_sync.school_access.import_targets import (
+    ImportTarget,
+    import_targets,
+    mark_approvals_announced,
+    unannounced_approvals,
+)
+
+
+def insert(engine, site_id: str, school_id: str, status: str, token: str | None) -> dict:
+    ciphertext = token_vault.encrypt(token) if token else None
+    with engine.begin() as conn:
+        return rows.insert(
+            conn,
+            site_id,
+            change="approved",
+            source=rows.SOURCE_WEBHOOK,
+            actor=None,
+            school_id=school_id,
+            status=status,
+            school_token_ciphertext=ciphertext,
+        )
+
+
+@pytest.fixture
+def four_sites(two_sites):
+    """Approved with a token (a), approved without (b), pending (c), disabled (d)."""
+    from wonde_sync.admin import sites
+
+    sites.add_site(two_sites, "site-c", "Cedar Primary")
+    sites.add_site(two_sites, "site-d", "Dale High")
+    insert(two_sites, "site-a", "A1", "approved", "token-a-0123456789")
+    insert(two_sites, "site-b", "A2", "approved", None)
+    insert(two_sites, "site-c", "A3", "pending", None)
+    disabled = insert(two_sites, "site-d", "A4", "approved", "token-d-0123456789")
+    with two_sites.begin() as conn:
+        rows.write(conn, disabled, change="disabled", source=rows.SOURCE_API, enabled=False)
+    return two_sites
+
+
+def test_only_enabled_approved_sites_with_a_token(four_sites):
+    assert import_targets(four_sites) == [ImportTarget("site-a", "A1", "token-a-0123456789")]
+
+
+def test_approvals_are_announced_once(four_sites):
+    assert unannounced_approvals(four_sites) == ["site-a"]
+    assert mark_approvals_announced(four_sites, []) == 0
+    assert mark_approvals_announced(four_sites, ["site-a"]) == 1
+    assert unannounced_approvals(four_sites) == []
+    assert mark_approvals_announced(four_sites, ["site-a"]) == 0
+
+
+def test_an_unreadable_token_is_an_error_not_a_skipped_site(four_sites, monkeypatch):
+    monkeypatch.setenv("WONDE_TOKEN_KEY", Fernet.generate_key().decode())
+    with pytest.raises(token_vault.TokenVaultError, match="cannot be decrypted"):
+        import_targets(four_sites)
