@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from wonde_sync.catalog.queries import FullSyncMetadata
-from wonde_sync.core import vocabulary
 from wonde_sync.core.sync_history import COUNT_COLUMNS, SyncRun
-from wonde_sync.monitoring import details
+from wonde_sync.monitoring import health as rules
 from wonde_sync.school_access.status import LABELS, AccessStatus
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
@@ -53,7 +52,7 @@ def run(run_id: int, status: str, started: datetime, *, kind="full_import", mess
 
 def health(conn, last=None, finished=None, success=None, *, synced=True, stale=36):
     """The site's health at NOW with a threshold of ``stale`` hours."""
-    return details.site_health(
+    return rules.site_health(
         conn,
         last,
         finished,
@@ -147,7 +146,7 @@ def full_sync(run_id: int, finished: datetime) -> FullSyncMetadata:
 
 def catalog_verdict(full, last_finished, stale_hours=192):
     """The catalog's health at NOW."""
-    return details.catalog_health(
+    return rules.catalog_health(
         full, last_finished, now=NOW, stale_after=timedelta(hours=stale_hours)
     )
 
@@ -173,34 +172,11 @@ def test_catalog_ok_stale_and_failing():
 
 
 def test_thresholds_come_from_the_environment(monkeypatch):
-    assert details.stale_after_from_env() == timedelta(hours=36)
-    assert details.catalog_stale_after_from_env() == timedelta(hours=192)
+    assert rules.stale_after_from_env() == timedelta(hours=36)
+    assert rules.catalog_stale_after_from_env() == timedelta(hours=192)
     monkeypatch.setenv("WONDE_STALE_AFTER_HOURS", "12.5")
-    assert details.stale_after_from_env() == timedelta(hours=12.5)
+    assert rules.stale_after_from_env() == timedelta(hours=12.5)
     for bad in ("soon", "0", "-3"):
         monkeypatch.setenv("WONDE_STALE_AFTER_HOURS", bad)
         with pytest.raises(ValueError, match="WONDE_STALE_AFTER_HOURS"):
-            details.stale_after_from_env()
-
-
-def test_ages_read_as_people_say_them():
-    assert vocabulary.describe_age(timedelta(seconds=20)) == "less than a minute"
-    assert vocabulary.describe_age(timedelta(minutes=1)) == "1 minute"
-    assert vocabulary.describe_age(timedelta(hours=5, minutes=59)) == "5 hours"
-    assert vocabulary.describe_age(timedelta(days=3, hours=23)) == "3 days"
-
-
-def test_issue_csv_defuses_spreadsheet_formulas():
-    issue = details.RecordIssue(
-        run_id=3,
-        site_id="ashdown",
-        record_type="employee",
-        external_id='=HYPERLINK("http://x")',
-        reason="invalid_email",
-        detail="imported without email: '+44 1234'",
-        created_at=None,
-    )
-    lines = list(details.issues_csv([issue]))
-    assert lines[0] == ",".join(details.CSV_COLUMNS) + "\r\n"
-    assert lines[1].startswith('3,ashdown,employee,"\'=HYPERLINK(""http://x"")",invalid_email,')
-    assert "imported without email: '+44 1234'" in lines[1]
+            rules.stale_after_from_env()

@@ -90,3 +90,9 @@ def test_airflow_users_see_every_site_and_others_are_refused(airflow_client):
     # An Airflow API token (Authorization: Bearer <JWT>) works like the cookie.
     bearer = {"Authorization": f"Bearer {jwt_for('ops', 'admin')}"}
     assert len(client.get("/wonde/ui/api/overview", headers=bearer).json()["sites"]) == 2
+
+    # No API documentation under either mount, signed in or not.
+    for prefix in ("/wonde", "/wonde/ui"):
+        for path in ("/docs", "/redoc", "/openapi.json", "/api/openapi.json"):
+            assert client.get(prefix + path).status_code == 404
+            assert client.get(prefix + path, headers=bearer).status_code == 404

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tests.web.seed import EXPECTED_HEALTH
+from tests.monitoring.seed import EXPECTED_HEALTH
 from wonde_sync.admin import api_tokens
 
 

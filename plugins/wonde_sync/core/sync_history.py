@@ -13,6 +13,8 @@ from wonde_sync.core.database import as_utc, table, utcnow
 PROCESSING = "Processing"
 COMPLETED = "Completed"
 FAILED = "Failed"
+#: Every status, in the order lists and filters offer them.
+STATUSES = (COMPLETED, PROCESSING, FAILED)
 
 #: What a run did (``kind``): rebuild the catalog, or import one site fully or by changes.
 CATALOG = "catalog"
@@ -23,6 +25,12 @@ KIND_LABELS = {
     FULL_IMPORT: "Full import",
     INCREMENTAL_IMPORT: "Incremental import",
 }
+
+
+def kind_label(kind: str) -> str:
+    """A run kind in the product's words (the code, spaced out, when unknown)."""
+    return KIND_LABELS.get(kind, kind.replace("_", " "))
+
 
 COUNT_COLUMNS = (
     "fetched_count",

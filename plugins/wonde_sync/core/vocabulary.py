@@ -48,6 +48,11 @@ def reason_label(reason: str) -> str:
     return REASON_LABELS.get(reason, reason.replace("_", " "))
 
 
+def record_type_label(record_type: str) -> str:
+    """A record type in the product's words ("Staff", "Pupils"; the code when unknown)."""
+    return RECORD_TYPE_LABELS.get(record_type, record_type)
+
+
 def short_reason_label(reason: str) -> str:
     """A filter reason in a few words (the full label when there is no short one)."""
     return SHORT_REASON_LABELS.get(reason) or reason_label(reason)

@@ -1,1 +1,1 @@
-"""What the integration details show: health rules, Sync History queries, CSV."""
+"""What the integration details show: overview and health, Sync History, record issues."""

@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import requests
 import sqlalchemy as sa
 
+from tests.support.emulator_control import EmulatorControl
 from wonde_sync.admin import api_tokens, sites
 from wonde_sync.catalog import rebuild
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table, utcnow
 from wonde_sync.people import importer
 from wonde_sync.school_access import token_vault
-from wonde_sync.school_access.lifecycle import ImportTarget
+from wonde_sync.school_access.import_targets import ImportTarget
 from wonde_sync.wonde.errors import WondeError
 
 #: site id → (name, connection state, school index or None); the order the page lists them.
@@ -74,13 +74,6 @@ class Seeded:
     school_count: int = 0
 
 
-def _control(emu, method: str, path: str, **kwargs):
-    """Call the emulator's control API."""
-    response = requests.request(method, f"{emu.base_url}/_emulator/{path}", timeout=10, **kwargs)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
 def _connect(engine, site_id: str, school_id: str, state: str, token: str | None) -> None:
     """A connection row in the given product state (as the lifecycle would leave it)."""
     now = utcnow()
@@ -110,6 +103,7 @@ def seed(engine, emu) -> Seeded:
     out = Seeded()
     client = WondeClient(backoff_initial=0.01, backoff_max=0.05)
     school_ids = emu.school_ids()
+    control = EmulatorControl(emu)
 
     out.catalog_run = sync_history.start_run(
         engine, "catalog", dag_id=CATALOG_DAG, dag_run_id="scheduled__2026-03-01T01:00:00+00:00"
@@ -134,7 +128,7 @@ def seed(engine, emu) -> Seeded:
         if state is None:
             continue
         school_id = school_ids[school]
-        tokens[site_id] = _control(emu, "GET", f"schools/{school_id}/state")["school_token"]
+        tokens[site_id] = control.school_token(school_id)
         _connect(engine, site_id, school_id, state, tokens[site_id])
 
     def run(site_id: str, token: str | None = None) -> int:
@@ -147,24 +141,19 @@ def seed(engine, emu) -> Seeded:
 
     # Ashdown: one person with an unusable email (imported without it, reported).
     ashdown_school = school_ids[SITES["ashdown"][2]]
-    staff = _control(emu, "GET", f"schools/{ashdown_school}/people", params={"type": "employee"})
-    person = next(p for p in staff["data"] if p["mis_status"] == "active")
-    _control(
-        emu,
-        "PATCH",
-        f"schools/{ashdown_school}/employees/{person['id']}",
-        json={"email": BAD_EMAIL},
-    )
+    staff = control.people(ashdown_school)
+    person = next(p for p in staff if p["mis_status"] == "active")
+    control.edit_person(ashdown_school, person["id"], email=BAD_EMAIL)
     out.ashdown_bad_email_id = person["id"]
     out.ashdown_run = run("ashdown")
     for kind in ("employee", "student"):
-        truth = _control(emu, "GET", f"schools/{ashdown_school}/people", params={"type": kind})
-        for p in truth["data"]:
+        truth = control.people(ashdown_school, kind)
+        for p in truth:
             if p["mis_status"] != "active":
                 key = (kind, p["mis_status"])
                 out.ashdown_filtered[key] = out.ashdown_filtered.get(key, 0) + 1
         if kind == "employee":
-            out.ashdown_active_staff = sum(p["mis_status"] == "active" for p in truth["data"])
+            out.ashdown_active_staff = sum(p["mis_status"] == "active" for p in truth)
 
     # Beacon: imported once, then Wonde refuses the school token: the last run failed.
     out.beacon_good_run = run("beacon")

@@ -1,20 +1,23 @@
-"""The integration details read from a real database (SQLite and PostgreSQL)."""
+"""The overview and Sync History read from a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-import requests
 
-from tests.web.seed import EXPECTED_CONNECTION, EXPECTED_HEALTH, SITES
+from tests.monitoring.seed import EXPECTED_CONNECTION, EXPECTED_HEALTH, SITES
+from tests.support.emulator_control import EmulatorControl
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import bulk_insert, utcnow
-from wonde_sync.monitoring import details
+from wonde_sync.monitoring import history
+from wonde_sync.monitoring.csv_export import issues_csv
+from wonde_sync.monitoring.overview import overview
+from wonde_sync.monitoring.run_filters import DetailsQueryError, check_filters
 
 
 def test_an_empty_database_says_the_directory_was_never_synced(engine):
-    found = details.overview(engine)
+    found = overview(engine)
     assert found.catalog.warning == "The school directory hasn't been synced yet"
     assert found.catalog.health.state == "never_synced"
     assert found.catalog.school_count == 0 and found.catalog.age is None
@@ -23,7 +26,7 @@ def test_an_empty_database_says_the_directory_was_never_synced(engine):
 
 
 def test_each_site_gets_its_health_connection_and_counts(world):
-    found = details.overview(world.engine)
+    found = overview(world.engine)
     sites = {s.site_id: s for s in found.sites}
     assert list(sites) == list(SITES)
     assert {k: s.health.state for k, s in sites.items()} == EXPECTED_HEALTH
@@ -53,34 +56,34 @@ def test_each_site_gets_its_health_connection_and_counts(world):
 
 
 def test_staleness_follows_the_configured_threshold(world, monkeypatch):
-    cedar = {s.site_id: s for s in details.overview(world.engine).sites}["cedar"]
+    cedar = {s.site_id: s for s in overview(world.engine).sites}["cedar"]
     assert cedar.health.state == "stale"
     monkeypatch.setenv("WONDE_STALE_AFTER_HOURS", "100")
-    cedar = {s.site_id: s for s in details.overview(world.engine).sites}["cedar"]
+    cedar = {s.site_id: s for s in overview(world.engine).sites}["cedar"]
     assert cedar.health.state == "ok"
     # The same import, seen four days later, is stale again.
-    later = details.overview(world.engine, now=utcnow() + timedelta(days=4), site_ids=["cedar"])
+    later = overview(world.engine, now=utcnow() + timedelta(days=4), site_ids=["cedar"])
     assert [s.health.state for s in later.sites] == ["stale"]
 
 
 def test_a_failed_catalog_sync_after_the_last_good_one_is_failing(world):
     run_id = sync_history.start_run(world.engine, "catalog")
     sync_history.fail_run(world.engine, run_id, "Wonde returned an empty school directory.")
-    catalog = details.overview(world.engine).catalog
+    catalog = overview(world.engine).catalog
     assert catalog.health.state == "failing"
     assert "empty school directory" in catalog.health.reason
     assert catalog.last_full_sync.sync_run_id == world.seeded.catalog_run
 
 
 def test_overview_shows_only_the_sites_asked_for(world):
-    found = details.overview(world.engine, site_ids=["beacon", "cedar", "nowhere"])
+    found = overview(world.engine, site_ids=["beacon", "cedar", "nowhere"])
     assert [s.site_id for s in found.sites] == ["beacon", "cedar"]
-    assert details.overview(world.engine, site_ids=[]).sites == ()
+    assert overview(world.engine, site_ids=[]).sites == ()
 
 
 def all_ids(engine, site_ids=None, **filters):
     """The run ids of one Sync History page, and the total for the filters."""
-    page = details.list_runs(engine, details.check_filters(**filters), site_ids=site_ids)
+    page = history.list_runs(engine, check_filters(**filters), site_ids=site_ids)
     return [r.id for r in page.runs], page.total
 
 
@@ -98,7 +101,7 @@ def test_sync_history_filters_pages_and_visibility(world):
 
     pages = [all_ids(world.engine, page=n, page_size=2) for n in (1, 2, 3, 4)]
     assert [ids for ids, _ in pages] == [every[0:2], every[2:4], every[4:], []]
-    page = details.list_runs(world.engine, details.check_filters(page_size=2))
+    page = history.list_runs(world.engine, check_filters(page_size=2))
     assert page.pages == 3 and page.site_names["cedar"] == "Cedar Primary"
 
 
@@ -113,14 +116,14 @@ def test_sync_history_filters_pages_and_visibility(world):
     ],
 )
 def test_bad_filters_are_refused_with_the_field(filters, field):
-    with pytest.raises(details.DetailsQueryError) as refused:
-        details.check_filters(**filters)
+    with pytest.raises(DetailsQueryError) as refused:
+        check_filters(**filters)
     assert refused.value.field == field
 
 
 def test_a_run_with_its_filtered_counts_and_record_issues(world):
     s = world.seeded
-    found = details.get_run(world.engine, s.ashdown_run)
+    found = history.get_run(world.engine, s.ashdown_run)
     assert found.site_name == "Ashdown Academy"
     assert {(c.record_type, c.reason): c.count for c in found.filtered} == s.ashdown_filtered
     assert found.issues_total == 1
@@ -128,14 +131,14 @@ def test_a_run_with_its_filtered_counts_and_record_issues(world):
     assert (issue.external_id, issue.reason) == (s.ashdown_bad_email_id, "invalid_email")
     assert "not-an-email" in issue.detail
 
-    failed = details.get_run(world.engine, s.beacon_failed_run)
+    failed = history.get_run(world.engine, s.beacon_failed_run)
     assert failed.run.status == "Failed" and "401" in failed.run.message
     with pytest.raises(LookupError):
-        details.get_run(world.engine, s.beacon_failed_run, site_ids=["ashdown"])
+        history.get_run(world.engine, s.beacon_failed_run, site_ids=["ashdown"])
     with pytest.raises(LookupError):
-        details.get_run(world.engine, 10_000)
+        history.get_run(world.engine, 10_000)
     # Catalog runs concern no site: visible to every caller.
-    assert details.get_run(world.engine, s.catalog_run, site_ids=[]).run.kind == "catalog"
+    assert history.get_run(world.engine, s.catalog_run, site_ids=[]).run.kind == "catalog"
 
 
 def test_all_record_issues_stream_in_order_in_batches(world):
@@ -145,25 +148,21 @@ def test_all_record_issues_stream_in_order_in_batches(world):
     ]
     columns = ["sync_run_id", "site_id", "record_type", "external_id", "reason", "detail"]
     bulk_insert(world.engine, "wonde_sync_issues", [*columns, "created_at"], rows)
-    streamed = list(details.iter_issues(world.engine, run_id, batch=3))
+    streamed = list(history.iter_issues(world.engine, run_id, batch=3))
     assert [i.external_id for i in streamed] == [
         world.seeded.ashdown_bad_email_id,
         *[f"S{n}" for n in range(7)],
     ]
-    found = details.get_run(world.engine, run_id, issue_limit=5)
+    found = history.get_run(world.engine, run_id, issue_limit=5)
     assert found.issues_total == 8 and len(found.issues) == 5
-    csv_lines = list(details.issues_csv(streamed))
+    csv_lines = list(issues_csv(streamed))
     assert len(csv_lines) == 9 and csv_lines[-1].startswith(f"{run_id},ashdown,student,S6,")
 
 
 def test_counts_match_what_the_school_mis_holds(world):
     # Ground truth from the emulator: every active member of staff is active here.
     school = world.emu.school_ids()[SITES["ashdown"][2]]
-    truth = requests.get(
-        f"{world.emu.base_url}/_emulator/schools/{school}/people",
-        params={"type": "student"},
-        timeout=10,
-    ).json()["data"]
-    ashdown = details.overview(world.engine, site_ids=["ashdown"]).sites[0]
+    truth = EmulatorControl(world.emu).people(school, "student")
+    ashdown = overview(world.engine, site_ids=["ashdown"]).sites[0]
     assert ashdown.active_pupils == sum(p["mis_status"] == "active" for p in truth)
     assert ashdown.active_staff == world.seeded.ashdown_active_staff

@@ -1,0 +1,48 @@
+"""A run's record issues as CSV, safe to open in a spreadsheet program."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from wonde_sync.monitoring.views import RecordIssue, iso
+
+CSV_COLUMNS = ("run_id", "site_id", "record_type", "external_id", "reason", "detail", "created_at")
+# Spreadsheet programs run cells that start with these as formulas; MIS data is not trusted.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_STARTS):
+        # A leading apostrophe makes spreadsheets show the text instead of evaluating it.
+        return "'" + text
+    return text
+
+
+def issues_csv(records: Iterable[RecordIssue]) -> Iterator[str]:
+    """Record issues as CSV text, header first, one chunk per line."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(values: Iterable[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([_csv_cell(v) for v in values])
+        return buffer.getvalue()
+
+    yield line(CSV_COLUMNS)
+    for r in records:
+        yield line(
+            (
+                r.run_id,
+                r.site_id,
+                r.record_type,
+                r.external_id,
+                r.reason,
+                r.detail,
+                iso(r.created_at),
+            )
+        )

@@ -1,0 +1,246 @@
+"""Who is calling, on which database, and how a refusal is answered: shared by the web apps.
+
+The connection API (:mod:`wonde_sync.web.api`) and the integration details
+(:mod:`wonde_sync.web.ui`) both use:
+
+* :class:`WebError`, an answer with an HTTP status, JSON by default
+  (``{"detail": "...", "errors": {field: [messages]}}``); :func:`install_error_handlers`
+  answers it, and answers a database outage anywhere in a route with 503;
+* :class:`DatabaseSource`, the CalmCompliance database (given, or the ``calm_db``
+  connection on first use), which routes get through :data:`EngineDep`;
+* **service tokens** (``Authorization: Bearer cwt_...``, :mod:`wonde_sync.admin.api_tokens`):
+  :data:`CallerDep` (401 without one) and :data:`SiteAdminDep` (403 unless the caller
+  administers the path's ``site_id``, whether or not the site exists);
+* **Airflow users**: the JWT Airflow's UI keeps in the ``_token`` cookie, or an Airflow API
+  token as ``Authorization: Bearer <jwt>``, validated by Airflow's auth manager; the user
+  must be allowed to view plugins and then sees every site. :data:`PageViewerDep` and
+  :data:`JsonViewerDep` accept either kind of caller as a :class:`Viewer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.engine import Engine
+
+from wonde_sync.admin import api_tokens
+
+log = logging.getLogger(__name__)
+
+#: The cookie in which Airflow's UI keeps the signed-in user's JWT.
+AIRFLOW_TOKEN_COOKIE = "_token"
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+DATABASE_UNAVAILABLE = "The CalmCompliance database is not available; try again."
+
+
+class WebError(Exception):
+    """A request answered with an HTTP status, a message and, for bad input, field errors."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+    def as_json(self) -> JSONResponse:
+        """The error as a JSON answer: ``detail``, and ``errors`` when there are any."""
+        body: dict[str, Any] = {"detail": self.detail}
+        if self.errors:
+            body["errors"] = self.errors
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+ErrorAnswer = Callable[[Request, WebError], Response]
+
+
+def install_error_handlers(app: FastAPI, answer: ErrorAnswer | None = None) -> None:
+    """Answer :class:`WebError` with ``answer`` (JSON by default) and database outages with 503."""
+    respond = answer or (lambda request, exc: exc.as_json())
+
+    @app.exception_handler(WebError)
+    async def _web_error(request: Request, exc: WebError) -> Response:
+        return respond(request, exc)
+
+    @app.exception_handler(sa.exc.OperationalError)
+    @app.exception_handler(sa.exc.InterfaceError)
+    async def _database_down(request: Request, exc: Exception) -> Response:
+        log.error("The CalmCompliance database is unavailable: %s", type(exc).__name__)
+        return respond(request, WebError(503, DATABASE_UNAVAILABLE))
+
+
+# --------------------------------------------------------------------------- the database
+
+
+class DatabaseSource:
+    """The CalmCompliance database: given, or the ``calm_db`` connection on first use."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Engine:
+        """The engine (opened once, on the first call, when none was given)."""
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    from wonde_sync.core.database import engine_for
+
+                    self._engine = engine_for()
+        return self._engine
+
+
+def get_engine(request: Request) -> Engine:
+    """The app's CalmCompliance database (503 when it cannot be reached)."""
+    try:
+        return request.app.state.database()
+    except Exception as exc:
+        log.exception("The CalmCompliance database is not configured")
+        raise WebError(503, "The CalmCompliance database is not available.") from exc
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+# --------------------------------------------------------------------------- service tokens
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, if the request has one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def service_caller(request: Request, engine: Engine) -> api_tokens.Caller | None:
+    """The caller of the request's service token, or None (none, unknown or revoked)."""
+    token = bearer_token(request)
+    return None if token is None else api_tokens.authenticate(engine, token)
+
+
+def authenticated_caller(request: Request, engine: EngineDep) -> api_tokens.Caller:
+    """The caller of a service token (``Authorization: Bearer ...``), else 401."""
+    found = service_caller(request, engine)
+    if found is None:
+        raise WebError(
+            401,
+            "Authentication required: send Authorization: Bearer <API token>.",
+            headers=BEARER_CHALLENGE,
+        )
+    return found
+
+
+CallerDep = Annotated[api_tokens.Caller, Depends(authenticated_caller)]
+
+
+def site_admin(site_id: str, who: CallerDep, engine: EngineDep) -> api_tokens.Caller:
+    """The caller, if an admin of ``site_id``; else 403 (whether or not the site exists)."""
+    if not api_tokens.is_site_admin(engine, who.user_id, site_id):
+        raise WebError(403, f"You are not an admin of site {site_id}.")
+    return who
+
+
+SiteAdminDep = Annotated[api_tokens.Caller, Depends(site_admin)]
+
+
+# --------------------------------------------------------------------------- viewers
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is reading: an Airflow user (every site) or a service token (its sites)."""
+
+    name: str
+    via: str
+    site_ids: tuple[str, ...] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "name": self.name,
+            "via": self.via,
+            "sites": "all" if self.site_ids is None else list(self.site_ids),
+        }
+
+
+def airflow_auth_manager():
+    """Airflow's auth manager, or None when not running inside Airflow's API server."""
+    try:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return get_auth_manager()
+    except (ImportError, RuntimeError):
+        return None
+
+
+async def airflow_user(token: str) -> Viewer | None:
+    """The Airflow user a JWT belongs to (None if invalid or expired); 403 without access."""
+    manager = airflow_auth_manager()
+    if manager is None:
+        return None
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+    from jwt import InvalidTokenError
+
+    try:
+        user = await manager.get_user_from_token(token)
+    except InvalidTokenError:
+        return None
+    if not manager.is_authorized_view(access_view=AccessView.PLUGINS, user=user):
+        raise WebError(403, "Your Airflow role may not view plugins, so not this page either.")
+    return Viewer(name=user.get_name(), via="Airflow user", site_ids=None)
+
+
+async def find_viewer(request: Request, engine: Engine) -> Viewer | None:
+    """The service-token caller or Airflow user of a request, or None without credentials."""
+    token = bearer_token(request)
+    if token is not None and token.startswith(api_tokens.TOKEN_PREFIX):
+        caller = await run_in_threadpool(service_caller, request, engine)
+        if caller is None:
+            return None
+        sites = await run_in_threadpool(api_tokens.admin_sites, engine, caller.user_id)
+        return Viewer(name=caller.user_id, via="service token", site_ids=tuple(sites))
+    # An explicit credential wins over the cookie, as in Airflow's own API.
+    jwt = token if token is not None else request.cookies.get(AIRFLOW_TOKEN_COOKIE)
+    if not jwt:
+        return None
+    return await airflow_user(jwt)
+
+
+async def page_viewer(request: Request, engine: EngineDep) -> Viewer:
+    """The reader of an HTML page; 401 (answered by sending to Airflow's login) without one."""
+    found = await find_viewer(request, engine)
+    if found is None:
+        raise WebError(401, "Sign in to Airflow to see this page.")
+    return found
+
+
+async def json_viewer(request: Request, engine: EngineDep) -> Viewer:
+    """The caller of a JSON route; 401 without credentials."""
+    found = await find_viewer(request, engine)
+    if found is None:
+        raise WebError(
+            401,
+            "Authentication required: sign in to Airflow, or send Authorization: Bearer "
+            "<API token>.",
+            headers=BEARER_CHALLENGE,
+        )
+    return found
+
+
+PageViewerDep = Annotated[Viewer, Depends(page_viewer)]
+JsonViewerDep = Annotated[Viewer, Depends(json_viewer)]

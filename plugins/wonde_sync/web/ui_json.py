@@ -1,0 +1,37 @@
+"""The integration details as JSON, under ``/api``: overview, Sync History, one run."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from wonde_sync.monitoring import history
+from wonde_sync.monitoring.overview import overview
+from wonde_sync.web.auth import EngineDep, JsonViewerDep
+from wonde_sync.web.links import Links
+from wonde_sync.web.visible_history import history_filters, visible_run
+
+#: Every JSON route starts with it; errors on the others are answered as pages.
+PREFIX = "/api"
+
+router = APIRouter(prefix=PREFIX)
+
+
+@router.get("/overview")
+def overview_json(viewer: JsonViewerDep, engine: EngineDep) -> dict:
+    """The catalog and the caller's sites with their imports and health."""
+    found = overview(engine, site_ids=viewer.site_ids)
+    return {"viewer": viewer.as_dict(), **found.as_dict()}
+
+
+@router.get("/runs")
+def runs_json(request: Request, viewer: JsonViewerDep, engine: EngineDep) -> dict:
+    """Sync History, newest first: ``site``, ``status``, ``kind``, ``page``, ``page_size``."""
+    filters = history_filters(request, viewer)
+    return history.list_runs(engine, filters, site_ids=viewer.site_ids).as_dict()
+
+
+@router.get("/runs/{run_id}")
+def run_json(run_id: int, request: Request, viewer: JsonViewerDep, engine: EngineDep) -> dict:
+    """One run with filtered counts by reason and its first record issues."""
+    found = visible_run(engine, viewer, run_id)
+    return {**found.as_dict(), "issues_csv": Links(request).csv(run_id)}

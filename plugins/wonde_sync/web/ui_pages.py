@@ -1,0 +1,76 @@
+"""The pages of the integration details: overview, one run, its issues as CSV, the nav icon."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from wonde_sync.core import sync_history
+from wonde_sync.monitoring import history
+from wonde_sync.monitoring.csv_export import issues_csv
+from wonde_sync.monitoring.overview import overview
+from wonde_sync.web.auth import EngineDep, PageViewerDep
+from wonde_sync.web.rendering import render_page
+from wonde_sync.web.visible_history import history_filters, visible_run
+
+# The nav icon, in an orange that reads on Airflow's light and highlighted nav alike.
+_ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" '
+    'stroke="{colour}" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round">'
+    '<path d="M3 5l4 14 5-10 5 10 4-14"/></svg>'
+)
+_ICON_COLOURS = {"wonde.svg": "#dd6b20", "wonde-dark.svg": "#f6ad55"}
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request, viewer: PageViewerDep, engine: EngineDep) -> HTMLResponse:
+    """The integration details page."""
+    filters = history_filters(request, viewer)
+    return render_page(
+        request,
+        "overview.html",
+        viewer=viewer,
+        overview=overview(engine, site_ids=viewer.site_ids),
+        history=history.list_runs(engine, filters, site_ids=viewer.site_ids),
+        statuses=sync_history.STATUSES,
+        kinds=sync_history.KIND_LABELS,
+    )
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(
+    run_id: int, request: Request, viewer: PageViewerDep, engine: EngineDep
+) -> HTMLResponse:
+    """One run: counts, filtered counts by reason, record issues."""
+    found = visible_run(engine, viewer, run_id)
+    return render_page(request, "run.html", viewer=viewer, detail=found, run=found.run)
+
+
+@router.get("/runs/{run_id}/issues.csv")
+def issues_csv_download(run_id: int, viewer: PageViewerDep, engine: EngineDep) -> StreamingResponse:
+    """Every record issue of a run, as CSV."""
+    visible_run(engine, viewer, run_id, issue_limit=0)
+    return StreamingResponse(
+        issues_csv(history.iter_issues(engine, run_id)),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="wonde-run-{run_id}-issues.csv"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/static/{name}")
+def icon(name: str) -> Response:
+    """The nav icon (``wonde.svg``, and ``wonde-dark.svg`` for Airflow's dark mode)."""
+    colour = _ICON_COLOURS.get(name)
+    if colour is None:
+        return Response(status_code=404)
+    return Response(
+        _ICON.format(colour=colour),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
