@@ -6,4 +6,3 @@ COPY --chown=airflow:root wonde_emulator /opt/project/wonde_emulator
 RUN pip install --no-cache-dir -r /opt/project/requirements.lock \
  && pip install --no-cache-dir --no-deps /opt/project
 COPY --chown=airflow:root dags /opt/airflow/dags
-COPY --chown=airflow:root include /opt/airflow/include

@@ -52,7 +52,7 @@ def test_schema_is_applied_once(engine):
     assert apply_schema(engine) == []
     names = set(sa.inspect(engine).get_table_names())
     expected = {"wonde_schools", "wonde_connections", "personnel", "wonde_sync_runs"}
-    assert expected | {"wonde_full_sync_metadata", "schema_migrations"} <= names
+    assert expected | {"wonde_full_sync_metadata", "calm_schema_version"} <= names
 
 
 def test_rebuild_publishes_all_schools_and_metadata(engine):

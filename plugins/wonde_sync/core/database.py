@@ -1,15 +1,12 @@
-"""The CalmCompliance database (`calm_db`): engines, schema migrations, table handles.
+"""The CalmCompliance database (`calm_db`): engines, table handles, bulk loads, timestamps.
 
-PostgreSQL is the production target, SQLite the embedded default. Schema changes are
-numbered SQL files under ``include/sql/<dialect>/``, applied once each, in order, and
-recorded in ``schema_migrations``; applying is idempotent and safe to run from the CLI
-and from every DAG run.
+PostgreSQL is the production target, SQLite the embedded default. The schema comes from
+the Alembic history in :mod:`wonde_sync.core.migrations`, applied by :func:`apply_schema`.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -19,14 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 CALM_DB_CONN_ID = "calm_db"
-
-#: Where the SQL files live; overridable for deployments that mount ``include/`` elsewhere.
-SQL_DIR = Path(
-    os.environ.get("WONDE_SQL_DIR", Path(__file__).resolve().parents[3] / "include" / "sql")
-)
-
-# Any constant will do; it serialises concurrent migrations on PostgreSQL.
-_MIGRATION_LOCK_KEY = 4_242_017
 
 
 class DatabaseConfigError(RuntimeError):
@@ -85,45 +74,17 @@ def engine_for(conn_id: str = CALM_DB_CONN_ID) -> Engine:
     )
 
 
-def dialect_dir(engine: Engine) -> Path:
-    """The folder of SQL files for this engine's dialect."""
-    return SQL_DIR / engine.dialect.name
-
-
 def apply_schema(engine: Engine) -> list[str]:
-    """Apply the pending schema migrations; return the names of those applied now."""
-    files = sorted(dialect_dir(engine).glob("[0-9][0-9][0-9]_*.sql"))
-    if not files:
-        raise DatabaseConfigError(f"No schema files found in {dialect_dir(engine)}")
-    applied_now: list[str] = []
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-        conn.execute(
-            sa.text(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " name TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
-            )
-        )
-        done = set(conn.execute(sa.text("SELECT name FROM schema_migrations")).scalars())
-        for path in files:
-            if path.name in done:
-                continue
-            for statement in _statements(path.read_text()):
-                conn.exec_driver_sql(statement)
-            conn.execute(
-                sa.text("INSERT INTO schema_migrations (name, applied_at) VALUES (:n, :t)"),
-                {"n": path.name, "t": utcnow()},
-            )
-            applied_now.append(path.name)
+    """Upgrade the schema to the newest revision; return the ids of the revisions applied now.
+
+    Idempotent, and safe to run concurrently (see :mod:`wonde_sync.core.migrations`).
+    """
+    # Imported here: DAG files parse without loading Alembic.
+    from wonde_sync.core import migrations
+
+    applied = migrations.upgrade(engine)
     table.cache_clear()
-    return applied_now
-
-
-def _statements(script: str) -> list[str]:
-    """Split a schema file into statements (the files hold no semicolons inside literals)."""
-    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    return applied
 
 
 def bulk_insert(
