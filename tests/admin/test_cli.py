@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from wonde_sync.admin.cli import main
+from tests.admin.conftest import assert_one_line_error, row_counts
 from wonde_sync.catalog import rebuild
 from wonde_sync.core import sync_history
 
@@ -26,22 +26,10 @@ SCHOOL = {
 }
 
 
-@pytest.fixture
-def cli(engine, capsys):
-    """Run one command on the test database; (exit code, stdout, stderr)."""
-    url = engine.url.render_as_string(hide_password=False)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["--db", url, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def test_init_db_is_idempotent(cli):
-    code, out, _ = cli("init-db")
-    assert code == 0 and out == "The schema is up to date.\n"  # the fixture applied it
+    code, out, err = cli("init-db")
+    assert code == 0 and err == ""
+    assert out.startswith("The schema of the ") and out.endswith(" is up to date.\n")
 
 
 def test_sites_and_status(cli):
@@ -64,16 +52,30 @@ def test_sites_and_status(cli):
         (["add-site", "ashdown", "--name", "Again"], "Site 'ashdown' already exists."),
         (["status", "--site", "nowhere"], "No site 'nowhere'."),
         (["search", "a"], "Enter at least 2 characters to search"),
+        (["search", "fox", "--limit", "0"], "argument --limit: use a number from 1 to 50"),
+        (["history", "--site", "nosuch"], "No site 'nosuch'."),
+        (["history", "--kind", "bogus"], "unknown kind 'bogus': use one of catalog "),
+        (["history", "--kind", "bogus"], "full_import (Full import), incremental_import"),
+        (["history", "--status", "done"], "use one of Completed, Processing, Failed"),
+        (["history", "--limit", "0"], "use a number from 1 to 1000, not 0"),
+        (["history", "--limit", "-5"], "use a number from 1 to 1000, not -5"),
+        (["history", "--limit", "1001"], "use a number from 1 to 1000, not 1001"),
+        (["history", "--limit", "ten"], "'ten' is not a whole number"),
+        (["nosuch-command"], "invalid choice: 'nosuch-command'"),
     ],
 )
-def test_operator_errors_exit_2_with_a_message(cli, argv, message):
+def test_operator_errors_exit_2_with_one_line(cli, engine, argv, message):
     cli("add-site", "ashdown", "--name", "Ashdown Academy")
-    code, _, err = cli(*argv)
-    assert code == 2 and err.startswith("error: ") and message in err, err
+    before = row_counts(engine)
+    assert_one_line_error(*cli(*argv), message)
+    assert row_counts(engine) == before
 
 
 def test_search_and_history(cli, engine):
-    assert cli("search", "fox")[1] == "No schools found. Try searching by name, postcode, or URN.\n"
+    assert (
+        cli("search", "fox")[1]
+        == "No schools found. The school directory hasn't been synced yet.\n"
+    )
     assert cli("history")[1] == "Sync History is empty.\n"
     run_id = sync_history.start_run(engine, "catalog")
     rebuild.stage(engine, run_id, [[SCHOOL]])
@@ -87,8 +89,13 @@ def test_search_and_history(cli, engine):
         "    2 Church Lane, Oxford, CB21 5AB | URN 123002 | LA 931 | Est. 3002 | PRIMARY | "
         "MIS SIMS",
     ]
+    assert cli("search", "nowhere")[1] == (
+        "No schools found. Try searching by name, postcode, or URN.\n"
+    )
     assert cli("status")[1].startswith("Catalog: 1 schools; last full sync ")
-    code, out, _ = cli("history", "--kind", "catalog")
-    assert out.startswith(f"#{run_id} catalog (catalog) Completed started ")
-    assert out.endswith(" [fetched 1]\n    1 school in the catalog\n")
-    assert cli("history", "--status", "Failed")[1] == "Sync History is empty.\n"
+    for kind in ("catalog", "CATALOG"):
+        code, out, _ = cli("history", "--kind", kind, "--limit", "1000")
+        assert out.startswith(f"#{run_id} Schools catalog: Completed, started ")
+        assert out.endswith(" [fetched 1]\n    1 school in the catalog\n")
+    assert cli("history", "--status", "failed")[1] == "No runs match.\n"
+    assert cli("history", "--kind", "full_import")[1] == "No runs match.\n"

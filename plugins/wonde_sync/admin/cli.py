@@ -1,144 +1,232 @@
-"""Admin CLI: ``python -m wonde_sync <command>``.
+"""Admin CLI: ``python -m wonde_sync [--db URL] COMMAND``.
 
-The database is the Airflow connection ``calm_db`` (e.g. ``AIRFLOW_CONN_CALM_DB``), or
-the SQLAlchemy URL given with ``--db``.
+The database is the SQLAlchemy URL given with ``--db``, or the Airflow connection
+``calm_db`` (e.g. ``AIRFLOW_CONN_CALM_DB``). Results go to stdout; logs, warnings and
+errors to stderr. Exit codes: 0 done; 2 something the operator can correct (one
+``error:`` line says how); 1 an unexpected failure (one line; ``--traceback`` shows it).
+
+Libraries load only in the commands that need them: SQLAlchemy once a database is
+opened, Airflow only for the ``calm_db`` connection (no ``--db``) or to call Wonde,
+pydantic only to check an access request's contact, pandas never.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
-from wonde_sync.admin import cli_access, sites
-from wonde_sync.catalog import queries
-from wonde_sync.core import sync_history
-from wonde_sync.core.database import (
-    DatabaseConfigError,
-    apply_schema,
-    engine_for,
-    engine_from_url,
-    utcnow,
+from wonde_sync.admin import cli_access
+from wonde_sync.admin.cli_database import database_error, open_database
+from wonde_sync.admin.cli_support import (
+    PROG,
+    CliError,
+    Parser,
+    bounded_int,
+    one_line,
+    operator_message,
+    run_kind,
+    run_status,
 )
-from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED, describe_age
-from wonde_sync.school_access.status import read_statuses
+
+#: Most runs ``history`` lists at once; most schools ``search`` shows (the catalog's cap).
+MAX_HISTORY = 1000
+MAX_SEARCH = 50
 
 
-def _parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(
-        prog="python -m wonde_sync",
-        description="Administer the Wonde integration of CalmCompliance.",
+def _parser() -> Parser:
+    parser = Parser(prog=PROG, description="Administer the Wonde integration of CalmCompliance.")
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL, sqlite:///PATH or postgresql://USER@HOST/DB "
+        "(default: the Airflow connection calm_db)",
     )
     parser.add_argument(
-        "--db", metavar="URL", help="SQLAlchemy URL of the database (default: connection calm_db)"
+        "--traceback", action="store_true", help="show the traceback of an unexpected failure"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("init-db", help="create or upgrade the database schema")
+    sub.add_parser("init-db", help="create the database (SQLite) and its schema, or upgrade it")
 
     add = sub.add_parser("add-site", help="register a CalmCompliance site")
     add.add_argument("site_id")
     add.add_argument("--name", required=True, help="the site's display name")
 
     search = sub.add_parser("search", help="search the school catalog by name, postcode or URN")
-    search.add_argument("query", nargs="+")
-    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("query", nargs="+", help="at least 2 characters")
+    search.add_argument("--limit", type=bounded_int(1, MAX_SEARCH), default=20, help="1-50")
 
     status = sub.add_parser("status", help="catalog state and each site's connection")
     status.add_argument("--site", help="only this site")
 
     history = sub.add_parser("history", help="show Sync History, newest first")
     history.add_argument("--site", help="only runs of this site")
-    history.add_argument("--kind", help="only runs of this kind (e.g. catalog)")
-    history.add_argument("--status", choices=sync_history.STATUSES)
-    history.add_argument("--limit", type=int, default=20)
-    return parser, cli_access.register(sub)
+    history.add_argument(
+        "--kind",
+        type=run_kind,
+        help="only runs of this kind: catalog, full_import, incremental_import",
+    )
+    history.add_argument(
+        "--status",
+        type=run_status,
+        help="only runs with this status: Completed, Processing, Failed",
+    )
+    history.add_argument(
+        "--limit", type=bounded_int(1, MAX_HISTORY), default=20, help="1-1000 (default 20)"
+    )
+    cli_access.register(sub)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one admin command; return the process exit code."""
-    parser, access_handlers = _parser()
-    args = parser.parse_args(argv)
+    results = sys.stdout
     try:
-        engine = engine_from_url(args.db) if args.db else engine_for()
-        if args.command == "init-db":
-            applied = apply_schema(engine)
-            print(f"Applied: {', '.join(applied)}" if applied else "The schema is up to date.")
-            return 0
-        handler = {
-            "add-site": _add_site,
-            "search": _search,
-            "status": _status,
-            "history": _history,
-            **access_handlers,
-        }[args.command]
-        return handler(engine, args)
-    except (DatabaseConfigError, queries.SearchQueryError, sites.SiteError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, or an argument error already reported
+        return done.code if isinstance(done.code, int) else 2
+    try:
+        # Only results reach stdout. Airflow, when imported, points its log handler at
+        # whatever stdout is then: here, stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            lines = _run(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except CliError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
-
-
-def _add_site(engine, args) -> int:
-    sites.add_site(engine, args.site_id, args.name)
-    print(f"Added site {args.site_id.strip()} ({args.name.strip()}).")
-    return 0
-
-
-def _search(engine, args) -> int:
-    results = queries.search(engine, " ".join(args.query), limit=args.limit)
-    if not results:
-        print("No schools found. Try searching by name, postcode, or URN.")
-        return 0
-    for r in results:
-        address = ", ".join(p for p in (r["address_line_1"], r["address_town"], r["postcode"]) if p)
-        print(f"{r['id']}  {r['name']}")
+    except Exception as exc:
+        message = operator_message(exc)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            return 2
+        if args.traceback:
+            raise
         print(
-            f"    {address} | URN {r['urn'] or '-'} | LA {r['la_code'] or '-'} | "
-            f"Est. {r['establishment_number'] or '-'} | {r['phase_of_education'] or '-'} | "
-            f"MIS {r['mis'] or '-'}"
+            f"error: unexpected {type(exc).__name__}: {one_line(exc)} "
+            f"(rerun with: {PROG} --traceback ... to see where)",
+            file=sys.stderr,
         )
+        return 1
+    for line in lines:
+        print(line, file=results)
     return 0
 
 
-def _status(engine, args) -> int:
+def _run(args) -> list[str]:
+    """Open the database, run the command; return the lines to print."""
+    engine = open_database(args.db, create=args.command == "init-db")
+    from sqlalchemy.exc import DBAPIError
+
+    handler = {
+        "init-db": _init_db,
+        "add-site": _add_site,
+        "search": _search,
+        "status": _status,
+        "history": _history,
+        **cli_access.HANDLERS,
+    }[args.command]
+    try:
+        return handler(engine, args)
+    except DBAPIError as exc:
+        raise database_error(engine, exc) from None
+    finally:
+        engine.dispose()
+
+
+def _init_db(engine, args) -> list[str]:
+    from wonde_sync.core.database import apply_schema, describe_database
+
+    applied = apply_schema(engine)
+    where = describe_database(engine.url)
+    if not applied:
+        return [f"The schema of {where} is up to date."]
+    return [f"Created or upgraded {where}: applied {', '.join(applied)}."]
+
+
+def _add_site(engine, args) -> list[str]:
+    from wonde_sync.admin import sites
+
+    sites.add_site(engine, args.site_id, args.name)
+    return [f"Added site {args.site_id.strip()} ({args.name.strip()})."]
+
+
+def _search(engine, args) -> list[str]:
+    from wonde_sync.catalog import queries
+
+    found = queries.search_schools(engine, " ".join(args.query), limit=args.limit)
+    if not found.results:
+        return [f"No schools found. {found.hint}."]
+    lines = []
+    for school in found.results:
+        lines.append(f"{school.school_id}  {school.name}")
+        lines.append(
+            f"    {school.address or '-'} | URN {school.urn or '-'} | LA {school.la_code or '-'} "
+            f"| Est. {school.establishment_number or '-'} | {school.phase or '-'} | "
+            f"MIS {school.mis or '-'}"
+        )
+    return lines
+
+
+def _status(engine, args) -> list[str]:
+    from wonde_sync.admin import sites
+    from wonde_sync.catalog import queries
+    from wonde_sync.core.database import utcnow
+    from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED, describe_age
+    from wonde_sync.school_access.status import read_statuses
+
+    if args.site is not None:
+        sites.require_site(engine, args.site)
     meta = queries.latest_full_sync(engine)
     if meta is None:
-        print(f"Catalog: {DIRECTORY_NOT_SYNCED}.")
+        lines = [f"Catalog: {DIRECTORY_NOT_SYNCED}."]
     else:
-        print(
+        lines = [
             f"Catalog: {queries.catalog_count(engine)} schools; last full sync "
             f"{meta.finished_at:%Y-%m-%d %H:%M} UTC "
             f"({describe_age(utcnow() - meta.finished_at)} ago)."
-        )
-    statuses = read_statuses(engine, [args.site] if args.site else None)
-    if args.site and not statuses:
-        raise sites.SiteError(f"No site {args.site!r}.")
+        ]
+    statuses = read_statuses(engine, [args.site] if args.site is not None else None)
     if not statuses:
-        print(cli_access.NO_SITES)
+        lines.append(cli_access.NO_SITES)
     for s in statuses:
         school = f" -> {s.school_name or s.school_id}" if s.school_id else ""
         enabled = "" if s.enabled is None else (" (enabled)" if s.enabled else " (disabled)")
-        print(f"Site {s.site_id} ({s.site_name}){school}: {s.label}{enabled}")
-    return 0
+        lines.append(f"Site {s.site_id} ({s.site_name}){school}: {s.label}{enabled}")
+    return lines
 
 
-def _history(engine, args) -> int:
+def _history(engine, args) -> list[str]:
+    from wonde_sync.admin import sites
+    from wonde_sync.core import sync_history
+
+    if args.site is not None:
+        sites.require_site(engine, args.site)
     runs = sync_history.list_runs(
         engine, site_id=args.site, kind=args.kind, status=args.status, limit=args.limit
     )
     if not runs:
-        print("Sync History is empty.")
-        return 0
+        return ["Sync History is empty." if not _filtered(args) else "No runs match."]
+    lines = []
     for run in runs:
         finished = f"{run.finished_at:%Y-%m-%d %H:%M:%S}" if run.finished_at else "-"
         counts = ", ".join(
             f"{name.removesuffix('_count')} {n}" for name, n in run.counts.items() if n
         )
-        print(
-            f"#{run.id} {run.kind} {run.site_id or '(catalog)'} {run.status} "
-            f"started {run.started_at:%Y-%m-%d %H:%M:%S} finished {finished}"
+        who = f" {run.site_id}" if run.site_id else ""
+        lines.append(
+            f"#{run.id} {sync_history.kind_label(run.kind)}{who}: {run.status}, "
+            f"started {run.started_at:%Y-%m-%d %H:%M:%S}, finished {finished}"
+            f" (took {sync_history.duration_label(run)}; run type "
+            f"{sync_history.run_type_label(run.run_type)}; window {sync_history.window_label(run)})"
             + (f" [{counts}]" if counts else "")
         )
         if run.message:
-            print(f"    {run.message}")
-    return 0
+            lines.append(f"    {run.message}")
+    return lines
+
+
+def _filtered(args) -> bool:
+    return any(v is not None for v in (args.site, args.kind, args.status))

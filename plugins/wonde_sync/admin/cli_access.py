@@ -1,49 +1,28 @@
 """Admin CLI commands for sites' school access and API access (``python -m wonde_sync ...``).
 
-:func:`register` adds the subcommands to the CLI's subparsers and returns their handlers::
-
-    handlers.update(cli_access.register(sub))
-    ...
-    return handlers[args.command](engine, args)
-
-Each handler takes ``(engine, args)`` and returns the exit code: 0, or 2 with
-``error: <message>`` on stderr for anything the operator can correct.
+:func:`register` adds the subcommands to the CLI's subparsers; :data:`HANDLERS` maps each
+command to its handler. A handler takes ``(engine, args)`` and returns the lines to print;
+errors are raised (the CLI turns them into one ``error:`` line and exit code 2).
+Everything heavy (pydantic, Airflow, the Wonde client) is imported inside the handlers.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import sys
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy.engine import Engine
+from wonde_sync.admin.cli_database import wonde_client
+from wonde_sync.admin.cli_support import PROG
 
-from wonde_sync.admin import api_tokens
-from wonde_sync.school_access import admin_actions
-from wonde_sync.school_access.contact_form import ContactValidationError
-from wonde_sync.school_access.errors import AccessLifecycleError
-from wonde_sync.school_access.reconcile import reconcile
-from wonde_sync.school_access.rows import SOURCE_CLI
-from wonde_sync.school_access.status import AccessStatus, access_status, read_statuses
-from wonde_sync.school_access.token_vault import TokenVaultError
-from wonde_sync.wonde.errors import WondeError
+Handler = Callable[[Any, argparse.Namespace], list[str]]
 
-Handler = Callable[[Engine, argparse.Namespace], int]
-
-NO_SITES = "Sites: none yet (add one with: python -m wonde_sync add-site SITE_ID --name NAME)."
-
-_OPERATOR_ERRORS = (
-    AccessLifecycleError,
-    ContactValidationError,
-    api_tokens.ApiTokenError,
-    WondeError,
-    TokenVaultError,
-)
+NO_SITES = f"Sites: none yet (add one with: {PROG} add-site SITE_ID --name NAME)."
 
 
-def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
-    """Add the school-access and API-access subcommands; return command name → handler."""
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the school-access and API-access subcommands (handled by :data:`HANDLERS`)."""
     request = subparsers.add_parser(
         "request-access", help="request access to a school for a site (it becomes pending)"
     )
@@ -93,21 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     ungrant.add_argument("user_id")
     ungrant.add_argument("site_id")
 
-    handlers = {
-        "request-access": _request_access,
-        "revoke-and-rerequest": _revoke_and_rerequest,
-        "connection-status": _access_status,
-        "enable": functools.partial(_set_enabled, enabled=True),
-        "disable": functools.partial(_set_enabled, enabled=False),
-        "reconcile-connections": _reconcile,
-        "create-api-token": _create_api_token,
-        "revoke-api-token": _revoke_api_token,
-        "list-api-tokens": _list_api_tokens,
-        "grant-site-admin": _grant_site_admin,
-        "revoke-site-admin": _revoke_site_admin,
-    }
-    return {name: _reporting_errors(handler) for name, handler in handlers.items()}
-
 
 def _contact_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
     contact = parser.add_argument_group(
@@ -121,18 +85,6 @@ def _contact_arguments(parser: argparse.ArgumentParser, *, required: bool) -> No
     parser.add_argument("--as", dest="actor", default="cli", help="who is acting (history)")
 
 
-def _reporting_errors(handler: Handler) -> Handler:
-    @functools.wraps(handler)
-    def run(engine: Engine, args: argparse.Namespace) -> int:
-        try:
-            return handler(engine, args)
-        except _OPERATOR_ERRORS as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-
-    return run
-
-
 def _contact(args: argparse.Namespace) -> dict | None:
     given = {
         "first_name": args.first_name,
@@ -144,117 +96,174 @@ def _contact(args: argparse.Namespace) -> dict | None:
     return given if any(value is not None for value in given.values()) else None
 
 
-def _client():
-    from wonde_sync.wonde.client import WondeClient
+def _require_site(engine: Any, site_id: str) -> None:
+    from wonde_sync.admin import sites
 
-    return WondeClient()
+    sites.require_site(engine, site_id)
 
 
-def _print_status(status: AccessStatus) -> None:
-    if status.school_id is None:
-        print(f"Site {status.site_id} ({status.site_name}): {status.label}")
-    else:
+def status_lines(status: Any) -> list[str]:
+    """A site's access as its admin reads it: state, explanation, actions and their commands."""
+    from wonde_sync.school_access.status import action_label
+
+    head = f"Site {status.site_id} ({status.site_name}): {status.label}"
+    if status.school_id is not None:
         school = (
-            f"{status.school_name} ({status.school_id})"
-            if status.school_name
-            else (status.school_id)
+            f"{status.school_name} ({status.school_id})" if status.school_name else status.school_id
         )
-        enabled = "enabled" if status.enabled else "disabled"
-        print(f"Site {status.site_id} ({status.site_name}): {status.label} - {school}, {enabled}")
-    print(f"    {status.detail}")
+        head += f" - {school}, {'enabled' if status.enabled else 'disabled'}"
+    lines = [head, f"    {status.detail}"]
     if status.actions:
-        print(f"    Actions: {', '.join(status.actions)}")
+        # Each action is the command of the same name, e.g. revoke_and_rerequest.
+        actions = ", ".join(f"{action_label(a)} [{a.replace('_', '-')}]" for a in status.actions)
+        lines.append(f"    Actions: {actions}")
+    return lines
 
 
-def _request_access(engine: Engine, args: argparse.Namespace) -> int:
+def _request_access(engine: Any, args: argparse.Namespace) -> list[str]:
+    from wonde_sync.school_access import admin_actions
+    from wonde_sync.school_access.contact_form import AccessRequestContact
+    from wonde_sync.school_access.rows import SOURCE_CLI
+
+    # What can be checked here is, before Airflow is loaded and Wonde called.
+    contact = AccessRequestContact.parse(_contact(args) or {})
+    _require_site(engine, args.site_id)
     status = admin_actions.request_access(
         engine,
-        _client(),
+        wonde_client(),
         args.site_id,
         args.school_id,
-        _contact(args) or {},
+        contact,
         actor=args.actor,
         source=SOURCE_CLI,
     )
-    _print_status(status)
-    return 0
+    return status_lines(status)
 
 
-def _revoke_and_rerequest(engine: Engine, args: argparse.Namespace) -> int:
+def _revoke_and_rerequest(engine: Any, args: argparse.Namespace) -> list[str]:
+    from wonde_sync.school_access import admin_actions
+    from wonde_sync.school_access.rows import SOURCE_CLI
+
+    _require_site(engine, args.site_id)
     status = admin_actions.revoke_and_rerequest(
-        engine,
-        _client(),
-        args.site_id,
-        _contact(args),
-        actor=args.actor,
-        source=SOURCE_CLI,
+        engine, wonde_client(), args.site_id, _contact(args), actor=args.actor, source=SOURCE_CLI
     )
-    _print_status(status)
-    return 0
+    return status_lines(status)
 
 
-def _access_status(engine: Engine, args: argparse.Namespace) -> int:
-    if args.site:
-        statuses = [access_status(engine, args.site)]
-    else:
-        statuses = read_statuses(engine)
+def _access_status(engine: Any, args: argparse.Namespace) -> list[str]:
+    from wonde_sync.school_access.status import access_status, read_statuses
+
+    statuses = [access_status(engine, args.site)] if args.site else read_statuses(engine)
     if not statuses:
-        print(NO_SITES)
-    for status in statuses:
-        _print_status(status)
-    return 0
+        return [NO_SITES]
+    return [line for status in statuses for line in status_lines(status)]
 
 
-def _set_enabled(engine: Engine, args: argparse.Namespace, *, enabled: bool) -> int:
+def _set_enabled(engine: Any, args: argparse.Namespace, *, enabled: bool) -> list[str]:
+    from wonde_sync.school_access import admin_actions
+    from wonde_sync.school_access.rows import SOURCE_CLI
+
     status = admin_actions.set_enabled(
         engine, args.site_id, enabled, actor=args.actor, source=SOURCE_CLI
     )
-    _print_status(status)
-    return 0
+    return status_lines(status)
 
 
-def _reconcile(engine: Engine, args: argparse.Namespace) -> int:
-    result = reconcile(engine, _client())
-    print(f"Reconciled with Wonde: {result}.")
-    return 0
+def _reconcile(engine: Any, args: argparse.Namespace) -> list[str]:
+    from wonde_sync.school_access.reconcile import reconcile
+    from wonde_sync.school_access.status import read_statuses
+
+    client = wonde_client()
+    connected = [s.site_id for s in read_statuses(engine) if s.school_id is not None]
+    return [reconcile_summary(reconcile(engine, client), connected)]
 
 
-def _create_api_token(engine: Engine, args: argparse.Namespace) -> int:
+def reconcile_summary(result: Any, connected: list[str]) -> str:
+    """What one reconciliation did, each site once: its move, or that nothing changed.
+
+    ``connected``: the sites with a school before it ran. Approvals that reached the
+    product otherwise (webhooks) are not this run's doing, so they are not reported here.
+    """
+    from wonde_sync.school_access.status import LABELS
+
+    if not result.checked:
+        return "No site is connected to a school yet: nothing to check."
+    noun = "connection" if result.checked == 1 else "connections"
+    parts = [f"{c.site_id} {LABELS[c.before]} -> {LABELS[c.after]}" for c in result.changes]
+    left = set(result.changed) | set(result.not_listed) | set(result.skipped)
+    unchanged = [site_id for site_id in connected if site_id not in left]
+    if unchanged:
+        parts.append(f"no change for {', '.join(unchanged)}")
+    if result.not_listed:
+        parts.append(f"on no Wonde list, left as they were: {', '.join(result.not_listed)}")
+    if result.skipped:
+        parts.append(f"changed meanwhile, checked next time: {', '.join(result.skipped)}")
+    return f"Checked {result.checked} {noun}: {'; '.join(parts)}."
+
+
+def _create_api_token(engine: Any, args: argparse.Namespace) -> list[str]:
+    from wonde_sync.admin import api_tokens
+
     issued = api_tokens.create_api_token(engine, args.user_id, label=args.label)
-    print(f"API token {issued.token_id} for {issued.user_id} (shown once, store it now):")
-    print(issued.token)
-    return 0
+    return [
+        f"API token {issued.token_id} for {issued.user_id} (shown once, store it now):",
+        issued.token,
+    ]
 
 
-def _revoke_api_token(engine: Engine, args: argparse.Namespace) -> int:
+def _revoke_api_token(engine: Any, args: argparse.Namespace) -> list[str]:
+    from wonde_sync.admin import api_tokens
+
     api_tokens.revoke_api_token(engine, args.token_id)
-    print(f"API token {args.token_id} revoked.")
-    return 0
+    return [f"API token {args.token_id} revoked."]
 
 
-def _list_api_tokens(engine: Engine, args: argparse.Namespace) -> int:
+def _list_api_tokens(engine: Any, args: argparse.Namespace) -> list[str]:
+    from wonde_sync.admin import api_tokens
+
     tokens = api_tokens.list_api_tokens(engine, args.user)
     if not tokens:
-        print("No API tokens.")
+        return ["No API tokens."]
+    lines = []
     for info in tokens:
         state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
         used = f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "never"
-        print(
+        lines.append(
             f"#{info.token_id} {info.user_id} {info.label or '-'} {state}, "
             f"created {info.created_at:%Y-%m-%d %H:%M}, last used {used}"
         )
-    return 0
+    return lines
 
 
-def _grant_site_admin(engine: Engine, args: argparse.Namespace) -> int:
+def _grant_site_admin(engine: Any, args: argparse.Namespace) -> list[str]:
+    from wonde_sync.admin import api_tokens
+
     added = api_tokens.grant_site_admin(engine, args.user_id, args.site_id)
     verb = "is now" if added else "was already"
-    print(f"{args.user_id.strip()} {verb} an admin of site {args.site_id}.")
-    return 0
+    return [f"{args.user_id.strip()} {verb} an admin of site {args.site_id}."]
 
 
-def _revoke_site_admin(engine: Engine, args: argparse.Namespace) -> int:
+def _revoke_site_admin(engine: Any, args: argparse.Namespace) -> list[str]:
+    from wonde_sync.admin import api_tokens
+
+    _require_site(engine, args.site_id)
     removed = api_tokens.revoke_site_admin(engine, args.user_id, args.site_id)
     verb = "is no longer" if removed else "was not"
-    print(f"{args.user_id} {verb} an admin of site {args.site_id}.")
-    return 0
+    return [f"{args.user_id} {verb} an admin of site {args.site_id}."]
+
+
+#: Command name -> handler.
+HANDLERS: dict[str, Handler] = {
+    "request-access": _request_access,
+    "revoke-and-rerequest": _revoke_and_rerequest,
+    "connection-status": _access_status,
+    "enable": functools.partial(_set_enabled, enabled=True),
+    "disable": functools.partial(_set_enabled, enabled=False),
+    "reconcile-connections": _reconcile,
+    "create-api-token": _create_api_token,
+    "revoke-api-token": _revoke_api_token,
+    "list-api-tokens": _list_api_tokens,
+    "grant-site-admin": _grant_site_admin,
+    "revoke-site-admin": _revoke_site_admin,
+}

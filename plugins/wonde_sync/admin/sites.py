@@ -33,3 +33,12 @@ def add_site(engine: Engine, site_id: str, name: str) -> None:
         if exists:
             raise SiteError(f"Site {site_id!r} already exists.")
         conn.execute(sa.insert(sites).values(site_id=site_id, name=name))
+
+
+def require_site(engine: Engine, site_id: str) -> None:
+    """Raise :class:`SiteError` unless ``site_id`` is a registered site."""
+    sites = table(engine, "sites")
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(sites.c.site_id).where(sites.c.site_id == site_id)).first()
+    if found is None:
+        raise SiteError(f"No site {site_id!r}.")

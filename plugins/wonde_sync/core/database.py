@@ -16,18 +16,45 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 CALM_DB_CONN_ID = "calm_db"
+#: Where Alembic records the schema's revision (``alembic_version`` is Airflow's).
+SCHEMA_VERSION_TABLE = "calm_schema_version"
+_VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
+#: Before Alembic, applied SQL files were listed here (see :mod:`wonde_sync.core.migrations`).
+LEGACY_SCHEMA_TABLE = "schema_migrations"
 
 
 class DatabaseConfigError(RuntimeError):
     """The CalmCompliance database is not configured, or configured with an unsupported type."""
 
 
-def engine_from_url(url: str | sa.URL) -> Engine:
-    """Create an engine for a SQLAlchemy URL (``postgresql+psycopg://…`` or ``sqlite:///…``)."""
-    url = sa.make_url(url)
+class DatabaseMissingError(DatabaseConfigError):
+    """A SQLite database file that does not exist (and was not to be created)."""
+
+
+class DatabaseUnavailableError(DatabaseConfigError):
+    """The database cannot be reached or read (server down, bad credentials, not a database)."""
+
+
+class SchemaNotReadyError(DatabaseConfigError):
+    """The database holds no CalmCompliance schema, or an older one: apply_schema fixes it."""
+
+
+def engine_from_url(url: str | sa.URL, *, create_missing: bool = True) -> Engine:
+    """Create an engine for a SQLAlchemy URL (``postgresql+psycopg://…`` or ``sqlite:///…``).
+
+    A SQLite file (and its folder) that does not exist is created, unless
+    ``create_missing`` is false: then :class:`DatabaseMissingError` is raised.
+    """
+    try:
+        url = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise DatabaseConfigError(f"{str(url)!r} is not a database URL") from None
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.database)
+            if not create_missing and not path.is_file():
+                raise DatabaseMissingError(f"no CalmCompliance database at {path.resolve()}")
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -36,6 +63,63 @@ def engine_from_url(url: str | sa.URL) -> Engine:
     raise DatabaseConfigError(
         f"Unsupported database {url.get_backend_name()!r}: use PostgreSQL or SQLite."
     )
+
+
+def describe_database(url: sa.URL) -> str:
+    """Where a database is, in words, without its password."""
+    if url.get_backend_name() == "sqlite":
+        return f"the SQLite database {Path(url.database or ':memory:').resolve()}"
+    return f"the PostgreSQL database {url.render_as_string(hide_password=True)}"
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise unless the database can be read and holds the schema of this release.
+
+    :class:`DatabaseUnavailableError` when it cannot be reached or read;
+    :class:`SchemaNotReadyError` when it has no schema or an older one (``apply_schema``
+    fixes both); :class:`DatabaseConfigError` when a later release upgraded it.
+    """
+    where = describe_database(engine.url)
+    try:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            revision = None
+            if inspector.has_table(SCHEMA_VERSION_TABLE):
+                revision = conn.execute(
+                    sa.text(f"SELECT version_num FROM {SCHEMA_VERSION_TABLE}")
+                ).scalar()
+            legacy = revision is None and inspector.has_table(LEGACY_SCHEMA_TABLE)
+    except sa.exc.DBAPIError as exc:
+        raise DatabaseUnavailableError(f"cannot read {where}: {driver_message(exc)}") from None
+    known = schema_revisions()
+    if revision == known[-1]:
+        return
+    if revision is None and not legacy:
+        raise SchemaNotReadyError(f"{where} has no CalmCompliance schema")
+    if revision is not None and revision not in known:
+        raise DatabaseConfigError(
+            f"{where} has schema revision {revision}, unknown to this release (newest "
+            f"{known[-1]}): it was upgraded by a newer release; use that one"
+        )
+    raise SchemaNotReadyError(
+        f"{where} has an older schema ({revision or 'from before Alembic'}; this release "
+        f"needs {known[-1]})"
+    )
+
+
+def schema_revisions() -> list[str]:
+    """The ids of the schema's revisions, oldest first, without loading Alembic.
+
+    Revision ids are the file names in ``migrations/versions`` (``NNN_name``), numbered in
+    order.
+    """
+    return sorted(p.stem for p in _VERSIONS.glob("[0-9]*.py"))
+
+
+def driver_message(exc: sa.exc.DBAPIError) -> str:
+    """The first line of what the database driver said, for a one-line error."""
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0].strip() if lines else type(exc.orig).__name__
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -47,8 +131,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def engine_for(conn_id: str = CALM_DB_CONN_ID) -> Engine:
-    """Create an engine from the Airflow connection ``conn_id`` (postgres or sqlite)."""
+def engine_for(conn_id: str = CALM_DB_CONN_ID, *, create_missing: bool = True) -> Engine:
+    """Create an engine from the Airflow connection ``conn_id`` (postgres or sqlite).
+
+    ``create_missing``: as for :func:`engine_from_url`.
+    """
     from airflow.sdk import BaseHook
 
     try:
@@ -68,7 +155,9 @@ def engine_for(conn_id: str = CALM_DB_CONN_ID) -> Engine:
             raise DatabaseConfigError(
                 f"Connection {conn_id!r} (sqlite) needs host = the database file path."
             )
-        return engine_from_url(sa.URL.create("sqlite", database=conn.host))
+        return engine_from_url(
+            sa.URL.create("sqlite", database=conn.host), create_missing=create_missing
+        )
     raise DatabaseConfigError(
         f"Connection {conn_id!r} has type {conn.conn_type!r}; use 'postgres' or 'sqlite'."
     )

@@ -86,7 +86,8 @@ class ReconcileResult:
         if moves:
             text += f" ({moves})"
         if self.newly_approved:
-            text += f"; newly approved: {', '.join(self.newly_approved)}"
+            # Approvals that reached us by any path (mostly webhooks), not only by this run.
+            text += f"; approved, not yet announced to imports: {', '.join(self.newly_approved)}"
         if self.not_listed:
             text += f"; not on any Wonde list: {', '.join(self.not_listed)}"
         if self.skipped:

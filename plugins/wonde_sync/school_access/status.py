@@ -42,6 +42,19 @@ REVOKE_AND_REREQUEST = "revoke_and_rerequest"
 ENABLE = "enable"
 DISABLE = "disable"
 
+#: The product's words for each action (the codes are what the API returns).
+ACTION_LABELS = {
+    REQUEST_ACCESS: "Request access",
+    REVOKE_AND_REREQUEST: "Revoke & Re-request",
+    ENABLE: "Enable",
+    DISABLE: "Disable",
+}
+
+
+def action_label(action: str) -> str:
+    """An action in the product's words (the code, spaced out, when unknown)."""
+    return ACTION_LABELS.get(action, action.replace("_", " "))
+
 
 @dataclass(frozen=True)
 class AccessStatus:

@@ -28,12 +28,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
-from wonde_sync.core.database import DatabaseConfigError
+from wonde_sync.core.database import (
+    LEGACY_SCHEMA_TABLE,
+    SCHEMA_VERSION_TABLE,
+    DatabaseConfigError,
+)
 
-VERSION_TABLE = "calm_schema_version"
+VERSION_TABLE = SCHEMA_VERSION_TABLE
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 
-LEGACY_TABLE = "schema_migrations"
+LEGACY_TABLE = LEGACY_SCHEMA_TABLE
 LEGACY_FILES = ("001_initial.sql", "002_imports.sql", "003_connection_lifecycle.sql")
 
 # Any constant will do; it serialises concurrent upgrades on PostgreSQL.
