@@ -5,20 +5,26 @@ Keeps each connected site's staff (`personnel`) and pupils (`pupils`) in step wi
 school's MIS, importing only what Wonde reports changed since the site's watermark
 (minus an overlap window), plus Wonde's deletions feed.
 
-1. **directory_synced** skips everything while no full catalog sync has completed
+1. **prepare_database** applies pending schema migrations to `calm_db`.
+2. **check_params** checks the Params; a bad value fails the run at once (no retries) with
+   a `Failed` Sync History row that names the Param and the fix.
+3. **directory_synced** skips everything while no full catalog sync has completed
    ("The school directory hasn't been synced yet: run the full schools catalog sync first.").
-2. **choose_sites** refreshes connection states from Wonde and lists the sites that are
+4. **choose_sites** refreshes connection states from Wonde and lists the sites that are
    enabled, approved and hold a school token; every other site is logged with the reason.
-3. **any_site** skips the imports when no connection is ready.
-4. **import_site** runs once per site (dynamic task mapping, pool `wonde_api`): fetch,
+5. **any_site** skips the imports when no connection is ready.
+6. **import_site** runs once per site (dynamic task mapping, pool `wonde_api`): fetch,
    filter suspended/archived/leavers (reason codes), upsert, archive, Sync History row.
    A site's watermark moves only when its import succeeds; one failing site does not stop
    the others.
-5. **refresh_schools** re-reads the catalog entries of connected schools.
+7. **refresh_schools** re-reads the catalog entries of connected schools.
 
-Manual runs take Params: `sites` (default: all), `full_resync`, `since` (ISO date),
-`approve_mass_archive`, `max_archive_pct`. Backfills (`airflow backfill create`) import
-from each run's data interval start; re-running a window changes nothing.
+Manual runs take Params: `sites` (default: every ready site), `since` (a date, default: each
+site's watermark), `full_resync`, `approve_mass_archive`, `max_archive_pct`. An import
+reads from the earlier of `since` (or a backfill run's data interval start) and the site's
+watermark, minus a two-hour overlap, so no change is ever left unread; re-running a window
+changes nothing. Sync History records each run's type (scheduled, manual, backfill,
+approval) and the window it read.
 """
 
 from __future__ import annotations
@@ -51,33 +57,56 @@ from wonde_sync.tasks.defaults import default_args
             [],
             type="array",
             items={"type": "string"},
-            description="Site ids to import; empty means every ready site.",
+            title="Sites",
+            description="Site ids to import, one per line; empty imports every ready site.",
+        ),
+        "since": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Changes since",
+            description=(
+                "Import the changes since this day (UTC); empty imports from each site's "
+                "watermark. A later day than a site's watermark reads from the watermark, so "
+                "no change is left unread."
+            ),
         ),
         "full_resync": Param(
             False,
             type="boolean",
+            title="Full resync",
             description="Fetch everyone, not just changes, and archive the absent.",
-        ),
-        "since": Param(
-            "",
-            type="string",
-            description="Import changes since this ISO date (UTC) instead of the watermark.",
         ),
         "approve_mass_archive": Param(
             False,
             type="boolean",
-            description="Apply a run that archives more than max_archive_pct.",
+            title="Approve a mass archive",
+            description="Apply a run that archives more than the archive limit below.",
         ),
         "max_archive_pct": Param(
             10.0,
             type="number",
             minimum=0,
             maximum=100,
-            description="Most of a site's active people one run may archive.",
+            title="Archive limit (%)",
+            description="Most of a site's active people one run may archive, 0 to 100.",
         ),
     },
 )
 def wonde_incremental_sync():
+    @task
+    def prepare_database() -> list[str]:
+        from wonde_sync.tasks import database_steps
+
+        return database_steps.prepare_database()
+
+    @task(multiple_outputs=False)
+    def check_params() -> dict:
+        from wonde_sync.tasks import run_params
+
+        ctx = get_current_context()
+        return run_params.check_incremental(ctx["params"], **run_params.run_of(ctx))
+
     @task.short_circuit
     def directory_synced() -> bool:
         from wonde_sync.tasks import import_steps
@@ -85,30 +114,27 @@ def wonde_incremental_sync():
         return import_steps.directory_synced()
 
     @task
-    def choose_sites() -> list[str]:
+    def choose_sites(checked: dict) -> list[str]:
         from wonde_sync.tasks import import_steps
 
-        return import_steps.sites_to_import(get_current_context()["params"]["sites"])
+        return import_steps.sites_to_import(checked["sites"])
 
     @task.short_circuit
     def any_site(site_ids: list[str]) -> bool:
         return bool(site_ids)
 
     @task(multiple_outputs=False, pool="wonde_api", map_index_template="{{ site_id }}")
-    def import_site(site_id: str) -> dict:
+    def import_site(site_id: str, checked: dict) -> dict:
         from wonde_sync.tasks import import_steps
 
         ctx = get_current_context()
-        params = ctx["params"]
-        since = import_steps.parse_since(params["since"])
-        if since is None and ctx["dag_run"].run_type == "backfill":
-            since = import_steps.backfill_since(site_id, ctx["data_interval_start"])
         return import_steps.import_one_site(
             site_id,
-            full=bool(params["full_resync"]),
-            since=since,
-            approve_mass_archive=bool(params["approve_mass_archive"]),
-            max_archive_pct=float(params["max_archive_pct"]),
+            full=checked["full_resync"],
+            since=import_steps.requested_since(checked, ctx["data_interval_start"]),
+            approve_mass_archive=checked["approve_mass_archive"],
+            max_archive_pct=checked["max_archive_pct"],
+            run_type=checked["run_type"],
             dag_id=ctx["dag"].dag_id,
             dag_run_id=ctx["run_id"],
         )
@@ -119,10 +145,11 @@ def wonde_incremental_sync():
 
         return import_steps.refresh_connected_schools()
 
-    site_ids = choose_sites()
+    checked = check_params()
+    site_ids = choose_sites(checked)
     ready = any_site(site_ids)
-    directory_synced() >> site_ids
-    ready >> [import_site.expand(site_id=site_ids), refresh_schools()]
+    prepare_database() >> checked >> directory_synced() >> site_ids
+    ready >> [import_site.partial(checked=checked).expand(site_id=site_ids), refresh_schools()]
 
 
 wonde_incremental_sync()

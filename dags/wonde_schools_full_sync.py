@@ -5,7 +5,9 @@ Rebuilds `wonde_schools`, CalmCompliance's copy of Wonde's school directory
 (`GET /v1.0/schools/all`), from scratch:
 
 1. **prepare_database** applies pending schema migrations to `calm_db`.
-2. **start_sync_run** opens a Sync History row (`wonde_sync_runs`, kind `catalog`, `Processing`).
+2. **start_sync_run** checks the Params (a bad value fails the run at once, no retries, with
+   a `Failed` Sync History row naming the Param and the fix), then opens a Sync History row
+   (`wonde_sync_runs`, kind `catalog`, `Processing`, with the run type).
 3. **stage_directory** streams the directory page by page into `wonde_schools_staging`
    (COPY on PostgreSQL); records without an id or a name are rejected and counted.
 4. **validate_catalog** refuses an empty directory, duplicate ids, or a drop of more than
@@ -47,24 +49,28 @@ from wonde_sync.tasks.defaults import default_args
             type="number",
             minimum=0,
             maximum=100,
-            description="Refuse a directory this many percent smaller than the current catalog.",
+            title="Largest drop (%)",
+            description="Refuse a directory this many percent smaller than the catalog, 0 to 100.",
+        ),
+        "allow_large_drop": Param(
+            False,
+            type="boolean",
+            title="Allow a large drop",
+            description="Publish even if the directory shrank more than the largest drop.",
         ),
         "approve_mass_archive": Param(
             False,
             type="boolean",
-            description="Apply site imports that archive more than max_archive_pct.",
+            title="Approve a mass archive",
+            description="Apply site imports that archive more than the archive limit below.",
         ),
         "max_archive_pct": Param(
             10.0,
             type="number",
             minimum=0,
             maximum=100,
-            description="Most of a site's active people one import may archive.",
-        ),
-        "allow_large_drop": Param(
-            False,
-            type="boolean",
-            description="Publish even if the directory shrank more than max_drop_pct.",
+            title="Archive limit (%)",
+            description="Most of a site's active people one import may archive, 0 to 100.",
         ),
     },
 )
@@ -77,10 +83,12 @@ def wonde_schools_full_sync():
 
     @task(multiple_outputs=False)
     def start_sync_run() -> dict:
-        from wonde_sync.tasks import catalog_steps
+        from wonde_sync.tasks import catalog_steps, run_params
 
         ctx = get_current_context()
-        return catalog_steps.begin(ctx["dag"].dag_id, ctx["run_id"])
+        run = run_params.run_of(ctx)
+        run_params.check_full(ctx["params"], **run)
+        return catalog_steps.begin(**run)
 
     @task(multiple_outputs=False)
     def stage_directory(run: dict) -> dict:
@@ -114,7 +122,7 @@ def wonde_schools_full_sync():
 
     @task(multiple_outputs=False, pool="wonde_api", map_index_template="{{ site_id }}")
     def import_site(site_id: str) -> dict:
-        from wonde_sync.tasks import import_steps
+        from wonde_sync.tasks import import_steps, run_params
 
         ctx = get_current_context()
         return import_steps.import_one_site(
@@ -122,8 +130,7 @@ def wonde_schools_full_sync():
             full=True,
             approve_mass_archive=bool(ctx["params"]["approve_mass_archive"]),
             max_archive_pct=float(ctx["params"]["max_archive_pct"]),
-            dag_id=ctx["dag"].dag_id,
-            dag_run_id=ctx["run_id"],
+            **run_params.run_of(ctx),
         )
 
     run = start_sync_run()

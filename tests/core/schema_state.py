@@ -3,17 +3,36 @@ as the database itself reports it."""
 
 from __future__ import annotations
 
+import shutil
 import warnings
+from pathlib import Path
 
 import sqlalchemy as sa
 
+from wonde_sync.core import migrations
 from wonde_sync.core.migrations import LEGACY_TABLE, VERSION_TABLE
 
 #: The history, oldest first.
-REVISIONS = ["001_initial", "002_imports", "003_connection_lifecycle"]
+REVISIONS = [
+    "001_initial",
+    "002_imports",
+    "003_connection_lifecycle",
+    "004_sync_run_context",
+]
 
 #: Tables that record migrations rather than hold data.
 BOOKKEEPING = {VERSION_TABLE, LEGACY_TABLE}
+
+
+def history_until(folder: Path, last: str) -> Path:
+    """A copy of the history that ends with revision ``last``."""
+    location = folder / "migrations"
+    shutil.copytree(
+        migrations.SCRIPT_LOCATION, location, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for later in REVISIONS[REVISIONS.index(last) + 1 :]:
+        (location / "versions" / f"{later}.py").unlink()
+    return location
 
 
 def version(engine: sa.Engine) -> list[str]:

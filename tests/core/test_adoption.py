@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.core import legacy_schema
-from tests.core.schema_state import BOOKKEEPING, REVISIONS, describe, version
+from tests.core.schema_state import BOOKKEEPING, REVISIONS, describe, history_until, version
+from wonde_sync.core import migrations, sync_history
 from wonde_sync.core.database import DatabaseConfigError, apply_schema, table
 from wonde_sync.core.migrations import LEGACY_FILES, LEGACY_TABLE
 
@@ -187,3 +188,38 @@ def test_a_record_that_is_no_prefix_is_refused(bare_engine):
         apply_schema(bare_engine)
 
     assert sa.inspect(bare_engine).get_table_names() == [LEGACY_TABLE]
+
+
+RUN_CONTEXT = {"run_type", "window_start", "window_end"}
+
+
+def test_runs_recorded_before_004_read_without_run_type_or_window(bare_engine):
+    legacy_schema.create(bare_engine, len(LEGACY_FILES))
+    seed(bare_engine, len(LEGACY_FILES))
+
+    assert apply_schema(bare_engine) == ["004_sync_run_context"]
+
+    columns = {c["name"] for c in sa.inspect(bare_engine).get_columns("wonde_sync_runs")}
+    assert RUN_CONTEXT <= columns
+    catalog, failed = sync_history.get_run(bare_engine, 1), sync_history.get_run(bare_engine, 2)
+    assert (failed.run_type, failed.window_start, failed.window_end) == (None, None, None)
+    assert (failed.status, failed.message) == ("Failed", "Wonde refused the token")
+    assert sync_history.run_type_label(failed.run_type) == "-"
+    assert sync_history.window_label(failed) == "-"
+    assert sync_history.duration_label(failed) == "-"
+    assert sync_history.duration_label(catalog) == "0.0 s"
+
+
+def test_004_upgrades_a_database_alembic_left_at_003(bare_engine, other_engine, tmp_path):
+    migrations.upgrade(bare_engine, history_until(tmp_path, "003_connection_lifecycle"))
+    seed(bare_engine, len(LEGACY_FILES))
+    columns = data_columns(bare_engine)
+    before = rows(bare_engine, columns)
+    assert not RUN_CONTEXT & set(columns["wonde_sync_runs"])
+
+    assert apply_schema(bare_engine) == ["004_sync_run_context"]
+
+    assert rows(bare_engine, columns) == before
+    assert version(bare_engine) == [REVISIONS[-1]]
+    apply_schema(other_engine)
+    assert describe(bare_engine) == describe(other_engine)

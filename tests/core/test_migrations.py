@@ -15,13 +15,13 @@ from tests.core.schema_state import REVISIONS, describe, version
 from wonde_sync.core import migrations
 from wonde_sync.core.database import apply_schema
 
-REVISION_004 = """
+HALF_MADE = """
 import pathlib, time
 import sqlalchemy as sa
 from alembic import op
 
-revision = "004_half_made"
-down_revision = "003_connection_lifecycle"
+revision = "099_half_made"
+down_revision = "{head}"
 
 
 def upgrade():
@@ -32,21 +32,21 @@ def upgrade():
 """
 
 
-def history_with_004(folder: Path, last_step: str) -> Path:
-    """A copy of the history with a fourth revision: three operations, then ``last_step``."""
+def history_with_half_made(folder: Path, last_step: str) -> Path:
+    """A copy of the history with one more revision: three operations, then ``last_step``."""
     location = folder / "migrations"
     shutil.copytree(
         migrations.SCRIPT_LOCATION, location, ignore=shutil.ignore_patterns("__pycache__")
     )
-    (location / "versions" / "004_half_made.py").write_text(
-        REVISION_004.format(last_step=last_step)
+    (location / "versions" / "099_half_made.py").write_text(
+        HALF_MADE.format(head=REVISIONS[-1], last_step=last_step)
     )
     return location
 
 
 @pytest.fixture
 def broken_history(tmp_path):
-    return history_with_004(tmp_path, 'raise RuntimeError("broken on purpose")')
+    return history_with_half_made(tmp_path, 'raise RuntimeError("broken on purpose")')
 
 
 def test_every_revision_is_applied_once(bare_engine):
@@ -78,7 +78,7 @@ def test_failed_upgrade_leaves_the_previous_schema(bare_engine, broken_history):
 
 
 def test_failed_first_upgrade_leaves_an_empty_database(bare_engine, broken_history):
-    # All pending revisions share one transaction: 001 to 003 go with the failing 004.
+    # All pending revisions share one transaction: the others go with the failing one.
     with pytest.raises(RuntimeError, match="broken on purpose"):
         migrations.upgrade(bare_engine, broken_history)
 
@@ -98,7 +98,7 @@ def test_process_killed_mid_upgrade_leaves_the_previous_schema(calm_db, bare_eng
     apply_schema(bare_engine)
     before = describe(bare_engine)
     started = tmp_path / "started"
-    location = history_with_004(
+    location = history_with_half_made(
         tmp_path, f"pathlib.Path({str(started)!r}).touch(); time.sleep(120)"
     )
     url = calm_db.render_as_string(hide_password=False)

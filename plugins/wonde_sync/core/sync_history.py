@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from wonde_sync.core.database import as_utc, table, utcnow
+from wonde_sync.core.vocabulary import describe_age
 
 PROCESSING = "Processing"
 COMPLETED = "Completed"
@@ -30,6 +31,27 @@ KIND_LABELS = {
 def kind_label(kind: str) -> str:
     """A run kind in the product's words (the code, spaced out, when unknown)."""
     return KIND_LABELS.get(kind, kind.replace("_", " "))
+
+
+#: How a run was started (``run_type``): by the schedule, by hand, by a backfill, or by a
+#: connection's approval (the Asset the reconciling DAG updates).
+SCHEDULED = "scheduled"
+MANUAL = "manual"
+BACKFILL = "backfill"
+APPROVAL = "approval"
+RUN_TYPE_LABELS = {
+    SCHEDULED: "Scheduled",
+    MANUAL: "Manual",
+    BACKFILL: "Backfill",
+    APPROVAL: "On approval",
+}
+
+
+def run_type_label(run_type: str | None) -> str:
+    """A run type in the product's words ("-" when unknown: before it was recorded)."""
+    if not run_type:
+        return "-"
+    return RUN_TYPE_LABELS.get(run_type, run_type.replace("_", " "))
 
 
 COUNT_COLUMNS = (
@@ -60,6 +82,37 @@ class SyncRun:
     message: str | None
     dag_id: str | None
     dag_run_id: str | None
+    run_type: str | None = None
+    #: The changes read: from (None: everyone) up to the run's start.
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long the run took (None while it is still going)."""
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+
+def duration_label(run: SyncRun) -> str:
+    """How long a run took, in words: tenths of a second under ten seconds."""
+    if run.duration is None:
+        return "-"
+    seconds = run.duration.total_seconds()
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return describe_age(run.duration)
+
+
+def window_label(run: SyncRun) -> str:
+    """The changes a run read, in words ("-" for runs that read no window)."""
+    if run.window_end is None:
+        return "-"
+    end = f"{run.window_end:%Y-%m-%d %H:%M} UTC"
+    if run.window_start is None:
+        return f"everyone, as of {end}"
+    return f"changes from {run.window_start:%Y-%m-%d %H:%M} to {end}"
 
 
 def start_run(
@@ -70,8 +123,12 @@ def start_run(
     dag_id: str | None = None,
     dag_run_id: str | None = None,
     message: str | None = None,
+    run_type: str | None = None,
+    started_at: datetime | None = None,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
 ) -> int:
-    """Insert a ``Processing`` row and return its id."""
+    """Insert a ``Processing`` row and return its id (``started_at`` defaults to now)."""
     runs = table(engine, "wonde_sync_runs")
     with engine.begin() as conn:
         return conn.execute(
@@ -80,10 +137,13 @@ def start_run(
                 site_id=site_id,
                 kind=kind,
                 status=PROCESSING,
-                started_at=utcnow(),
+                started_at=started_at or utcnow(),
                 dag_id=dag_id,
                 dag_run_id=dag_run_id,
-                message=message,
+                message=None if message is None else message[:_MESSAGE_LIMIT],
+                run_type=run_type,
+                window_start=window_start,
+                window_end=window_end,
             )
             .returning(runs.c.id)
         ).scalar_one()
@@ -102,6 +162,13 @@ def complete_run(engine: Engine, run_id: int, message: str, **counts: int) -> No
 def fail_run(engine: Engine, run_id: int, message: str, **counts: int) -> None:
     """Mark a run ``Failed`` with a message saying what went wrong."""
     _write(engine, run_id, FAILED, message, counts)
+
+
+def record_failure(engine: Engine, kind: str, message: str, **start: str | None) -> int:
+    """Record a run that failed before it began (a refused Param): one ``Failed`` row."""
+    run_id = start_run(engine, kind, message=message, **start)
+    fail_run(engine, run_id, message)
+    return run_id
 
 
 def _write(engine: Engine, run_id: int, status: str | None, message: str | None, counts) -> None:
@@ -165,4 +232,7 @@ def run_from_row(row) -> SyncRun:
         message=row["message"],
         dag_id=row["dag_id"],
         dag_run_id=row["dag_run_id"],
+        run_type=row["run_type"],
+        window_start=as_utc(row["window_start"]),
+        window_end=as_utc(row["window_end"]),
     )

@@ -40,12 +40,15 @@ class ImportOptions:
     """How to run one site's import."""
 
     full: bool = False
+    #: Read the changes since then (or since the watermark, when that is earlier).
     since: datetime | None = None
     overlap: timedelta = DEFAULT_OVERLAP
     max_archive_pct: float = people_store.DEFAULT_MAX_ARCHIVE_PCT
     approve_mass_archive: bool = False
     dag_id: str | None = None
     dag_run_id: str | None = None
+    #: How the run was started (see sync_history.RUN_TYPE_LABELS); None outside Airflow.
+    run_type: str | None = None
 
 
 @dataclass
@@ -66,6 +69,18 @@ def watermark(engine: Engine, site_id: str) -> datetime | None:
     return as_utc(value)
 
 
+def import_window_start(
+    mark: datetime, since: datetime | None = None, overlap: timedelta = DEFAULT_OVERLAP
+) -> datetime:
+    """Where an incremental import's window starts: the earlier of ``since`` and the
+    watermark, minus the overlap.
+
+    The import moves the watermark to its own start, so a ``since`` later than the watermark
+    must not be honoured as it is: the changes in between would never be read.
+    """
+    return min(as_utc(since) or mark, mark) - overlap
+
+
 def _school(engine: Engine, school_id: str) -> dict:
     """The school as the client needs it (for its region's domain), from the catalog."""
     schools = table(engine, "wonde_schools")
@@ -82,11 +97,12 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
     ``client`` is a WondeClient on the app connection; the school's own token and region
     are applied here. Raises after recording the run as Failed.
     """
+    started_at = utcnow()
     mark = watermark(engine, target.site_id)
     # A site's first import is always full, whatever ``since`` says: an incremental one
     # would leave out everyone who did not change lately, and the watermark would move on.
     full = options.full or mark is None
-    since = None if full else (options.since or mark - options.overlap)
+    since = None if full else import_window_start(mark, options.since, options.overlap)
     kind = sync_history.FULL_IMPORT if full else sync_history.INCREMENTAL_IMPORT
     run_id = sync_history.start_run(
         engine,
@@ -96,8 +112,11 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
         dag_run_id=options.dag_run_id,
         message=f"Importing staff and pupils of school {target.school_id}"
         + (f" changed since {since:%Y-%m-%d %H:%M} UTC" if since else ""),
+        run_type=options.run_type,
+        started_at=started_at,
+        window_start=since,
+        window_end=started_at,
     )
-    started_at = sync_history.get_run(engine, run_id).started_at
     tallies: dict[str, _Tally] = {}
     try:
         school_client = client.for_school(_school(engine, target.school_id), target.school_token)

@@ -38,7 +38,7 @@ def recorded_step(engine: Engine, run_id: int, what: str) -> Generator[None, Non
         raise
 
 
-def begin(dag_id: str | None, dag_run_id: str | None) -> dict:
+def begin(dag_id: str | None, dag_run_id: str | None, run_type: str | None = None) -> dict:
     """Open a Sync History row for a rebuild; return its id and start time."""
     engine = engine_for()
     run_id = sync_history.start_run(
@@ -47,6 +47,7 @@ def begin(dag_id: str | None, dag_run_id: str | None) -> dict:
         dag_id=dag_id,
         dag_run_id=dag_run_id,
         message="Starting the school directory sync",
+        run_type=run_type,
     )
     started_at = sync_history.get_run(engine, run_id).started_at
     return {"run_id": run_id, "started_at": started_at.isoformat()}

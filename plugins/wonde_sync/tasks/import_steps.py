@@ -6,10 +6,11 @@ Kept out of the DAG files so that they read like the process and parse fast.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from wonde_sync.catalog import queries, rebuild
 from wonde_sync.core.database import as_utc, engine_for
+from wonde_sync.core.sync_history import BACKFILL
 from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED, RUN_FULL_SYNC_FIRST
 from wonde_sync.people import importer
 from wonde_sync.people import store as people_store
@@ -41,7 +42,7 @@ def sites_to_import(requested: list[str] | None = None, refresh: bool = True) ->
     """Refresh connection states from Wonde, then list the sites that can be imported.
 
     Every other site is logged with the reason it gets no import. ``requested`` narrows
-    the choice (a manual run's Param); naming an unknown site is an error.
+    the choice (a manual run's Param ``sites``, checked by :mod:`wonde_sync.tasks.run_params`).
     """
     from wonde_sync.school_access.import_targets import import_targets
     from wonde_sync.school_access.reconcile import reconcile
@@ -54,9 +55,6 @@ def sites_to_import(requested: list[str] | None = None, refresh: bool = True) ->
         log.info("Connection states refreshed from Wonde: %s", result)
     importable = {t.site_id for t in import_targets(engine)}
     statuses = read_statuses(engine)
-    unknown = set(requested or ()) - {s.site_id for s in statuses}
-    if unknown:
-        raise ValueError(f"Unknown site(s) in the Param sites: {', '.join(sorted(unknown))}")
     chosen = []
     for status in statuses:
         if requested and status.site_id not in requested:
@@ -78,6 +76,7 @@ def import_one_site(
     since: datetime | None = None,
     approve_mass_archive: bool = False,
     max_archive_pct: float = people_store.DEFAULT_MAX_ARCHIVE_PCT,
+    run_type: str | None = None,
     dag_id: str | None = None,
     dag_run_id: str | None = None,
 ) -> dict:
@@ -100,6 +99,7 @@ def import_one_site(
         max_archive_pct=max_archive_pct,
         dag_id=dag_id,
         dag_run_id=dag_run_id,
+        run_type=run_type,
     )
     with no_retry_when_permanent():
         summary = importer.import_site(engine, WondeClient(), targets[site_id], options)
@@ -107,33 +107,19 @@ def import_one_site(
     return {k: v for k, v in summary.items() if k != "message"}
 
 
-def parse_since(value: str | None) -> datetime | None:
-    """The Param ``since`` (ISO date or date-time, UTC) as a datetime, or None when blank."""
-    if not value:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value.strip()))
-    except ValueError as exc:
-        raise ValueError(f"Param since must be an ISO date like 2026-11-01, got {value!r}") from exc
+def requested_since(checked: dict, interval_start: datetime | None) -> datetime | None:
+    """What an incremental run asks to read from: the Param ``since``, else, for a backfill
+    run, its data interval start; None: from each site's watermark.
 
-
-def backfill_since(
-    site_id: str, interval_start: datetime, overlap: timedelta = importer.DEFAULT_OVERLAP
-) -> datetime | None:
-    """Where a backfill run's import of a site starts: its data interval start minus overlap.
-
-    A site never imported gets None (a full import: every site's first import is full). When
-    the site's watermark is older than the interval start, the import starts from the
-    watermark instead, because the run moves the watermark to its own start time: starting
-    later would skip the changes in between for good.
+    The importer reads from the earlier of this and the site's watermark, minus the overlap
+    (:func:`wonde_sync.people.importer.import_window_start`): the run moves the watermark to
+    its own start, so starting later would skip the changes in between for good.
     """
-    mark = importer.watermark(engine_for(), site_id)
-    if mark is None:
-        log.info("Site %s: backfill run, first import of the site: a full one", site_id)
-        return None
-    since = min(as_utc(interval_start), mark) - overlap
-    log.info("Site %s: backfill run, changes since %s UTC", site_id, f"{since:%Y-%m-%d %H:%M}")
-    return since
+    if checked.get("since"):
+        return datetime.fromisoformat(checked["since"])
+    if checked.get("run_type") == BACKFILL and interval_start is not None:
+        return as_utc(interval_start)
+    return None
 
 
 def refresh_connected_schools() -> int:

@@ -6,7 +6,7 @@ can be served with a strict Content-Security-Policy and framed by Airflow's UI.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +36,6 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 
 
-def _duration(run: sync_history.SyncRun) -> str:
-    if run.finished_at is None:
-        return "-"
-    seconds = int((run.finished_at - run.started_at).total_seconds())
-    if seconds < 60:
-        return f"{seconds} s"
-    return vocabulary.describe_age(timedelta(seconds=seconds))
-
-
 def environment() -> jinja2.Environment:
     """The templates, escaping everything, with the filters they use."""
     env = jinja2.Environment(
@@ -62,7 +53,9 @@ def environment() -> jinja2.Environment:
         record_type=vocabulary.record_type_label,
         by_record_type=by_record_type,
         kind=sync_history.kind_label,
-        duration=_duration,
+        duration=sync_history.duration_label,
+        window=sync_history.window_label,
+        run_type=sync_history.run_type_label,
     )
     return env
 
