@@ -3,8 +3,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# pytest-xdist: a worker per core, handed the tests one by one in the order tests/conftest.py
+# sorts them (the slowest first).
+PARALLEL := -n auto --dist loadgroup
+# The tests' scratch files (SQLite databases, Airflow homes, PostgreSQL's data) in memory.
+TEST_TMPDIR := $(if $(wildcard /dev/shm/.),/dev/shm,/tmp)
 
-.PHONY: demo test lint bench lock clean
+.PHONY: demo test test-fast lint bench lock clean
 
 $(INSTALLED): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,9 +22,18 @@ $(INSTALLED): requirements.lock pyproject.toml
 demo: $(INSTALLED)
 	$(PY) scripts/demo.py
 
-## make test: lint, then the whole test suite (PostgreSQL and SQLite).
+## make airflow: after make demo, Airflow's UI (and the Wonde page) on the demo's data; Ctrl-C stops it.
+.PHONY: airflow
+airflow: $(INSTALLED)
+	$(PY) scripts/airflow_local.py
+
+## make test: lint, then the whole test suite (PostgreSQL and SQLite), a worker per core.
 test: $(INSTALLED) lint
-	$(VENV)/bin/pytest
+	TMPDIR=$(TEST_TMPDIR) $(VENV)/bin/pytest $(PARALLEL)
+
+## make test-fast: the inner loop: the SQLite tests that need no real Airflow, no lint.
+test-fast: $(INSTALLED)
+	TMPDIR=$(TEST_TMPDIR) $(VENV)/bin/pytest $(PARALLEL) -m "not postgres and not slow"
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -131,7 +131,7 @@ def wonde_incremental_sync():
         return import_steps.import_one_site(
             site_id,
             full=checked["full_resync"],
-            since=import_steps.requested_since(checked, ctx["data_interval_start"]),
+            since=import_steps.requested_since(checked, ctx.get("data_interval_start")),
             approve_mass_archive=checked["approve_mass_archive"],
             max_archive_pct=checked["max_archive_pct"],
             run_type=checked["run_type"],

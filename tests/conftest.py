@@ -1,17 +1,28 @@
-"""Shared test set-up: an isolated Airflow home, before anything imports Airflow."""
+"""Shared test set-up: an isolated Airflow home (before anything imports Airflow), databases
+on both backends, the Wonde emulator, and real Airflow services.
+
+Everything a test creates on PostgreSQL is dropped when the test (or the run) ends; the run
+checks at its end that none of its databases is left. Work that one run needs once (a
+PostgreSQL server when ``CALM_TEST_POSTGRES_URL`` is not set, Airflow's migrated metadata
+databases) is done once per run, also under pytest-xdist (:mod:`tests.support.shared_run`).
+"""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="wonde-test-airflow-"))
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
@@ -21,30 +32,103 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__API_AUTH__JWT_SECRET"] = secrets.token_hex(32)
 # School tokens are encrypted with the published development key in tests.
 os.environ.setdefault("CALM_ENVIRONMENT", "test")
+# In-process runs (dag.test()) keep Airflow's metadata in SQLite: one process, one file.
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
-
-import uuid  # noqa: E402
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from tests.support import postgres_server  # noqa: E402
+from tests.support import postgres_server, shared_run  # noqa: E402
+from tests.support.airflow_services import AirflowServices  # noqa: E402
+from tests.support.emulator_control import EmulatorControl  # noqa: E402
+
+#: Airflow pools the DAGs use: name -> (slots, description).
+POOLS = {"wonde_api": (2, "Calls to Wonde")}
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+def _first_process(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")  # pytest-xdist workers have it
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _first_process(config):
+        shared_run.begin()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that need PostgreSQL; start the longest (real Airflow) ones first."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        backend = params.params.get("calm_db") if params else None
+        if backend == "postgresql" or "postgres_url" in item.fixturenames:
+            item.add_marker(pytest.mark.postgres)
+    # pytest-xdist (--dist loadgroup) hands the tests to its workers one by one in this
+    # order: the longest first keep every worker busy to the end. The others keep theirs.
+    items.sort(key=lambda item: ("start_airflow" not in item.fixturenames, not _slow(item)))
+
+
+def _slow(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is not None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In the first process, after every test: drop the run's databases, check none is left."""
+    if not _first_process(session.config):
+        return
+    try:
+        server = shared_run.done("postgres-url")
+        if server:
+            _end_postgres(session, server)
+    finally:
+        folder = shared_run.done("postgres-folder")
+        if folder:
+            postgres_server.stop(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+        shared_run.end()
+
+
+def _end_postgres(session: pytest.Session, server: str) -> None:
+    for template in ("calm-schema-template", "airflow-postgres-template"):
+        name = shared_run.done(template)
+        if name:
+            postgres_server.drop_database(server, name)
+    left = postgres_server.databases(server, f"%\\_{shared_run.tag()}\\_%")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    say = reporter.write_line if reporter else print
+    say(f"PostgreSQL databases left behind by this run: {len(left)}")
+    if left:
+        for name in left:
+            postgres_server.drop_database(server, name)
+        say(f"FAILED: a test did not drop {', '.join(left)} (dropped now)")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- databases ----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
-    """Base URL of a PostgreSQL server: CALM_TEST_POSTGRES_URL, or a throwaway one."""
+def postgres_url() -> str:
+    """Base URL of a PostgreSQL server: CALM_TEST_POSTGRES_URL, or one started for the run."""
+    return shared_run.once("postgres-url", _postgres_server)
+
+
+def _postgres_server() -> str:
     given = os.environ.get("CALM_TEST_POSTGRES_URL")
     if given:
-        yield given
-        return
-    # Not under pytest's tmp folders: those are private to root, and the server runs
-    # as the postgres user when the tests run as root.
+        return given
+    # Not in the run's folder: that is private to root, and the server runs as the
+    # postgres user when the tests run as root.
     folder = tempfile.mkdtemp(prefix="calm-test-pg-")
-    url = postgres_server.start(folder)
-    yield url
-    postgres_server.stop(folder)
-    shutil.rmtree(folder, ignore_errors=True)
+    shared_run.once("postgres-folder", lambda: folder)
+    return postgres_server.start(folder)
+
+
+def new_database_name(kind: str) -> str:
+    """A unique name, ``<kind>_<run tag>_<random>``, for a database this run creates."""
+    return f"{kind}_{shared_run.tag()}_{secrets.token_hex(4)}"
 
 
 def _airflow_conn_json(url: sa.URL) -> str:
@@ -63,20 +147,40 @@ def _airflow_conn_json(url: sa.URL) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def calm_db(request, tmp_path, monkeypatch) -> sa.URL:
-    """A fresh, empty CalmCompliance database on each backend, wired up as ``calm_db``."""
+def calm_db(request, tmp_path, monkeypatch):
+    """A fresh, empty CalmCompliance database on each backend, wired up as ``calm_db``.
+
+    On PostgreSQL, a test that asks for ``engine`` gets a copy of a database migrated once
+    per run instead (``engine`` then finds no migration to apply). The PostgreSQL database
+    is dropped after the test.
+    """
     if request.param == "sqlite":
         url = sa.make_url(f"sqlite:///{tmp_path / 'calm.db'}")
+        server = None
     else:
-        server = sa.make_url(request.getfixturevalue("postgres_url"))
-        name = f"calm_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        admin.dispose()
-        url = server.set(database=name)
+        server = request.getfixturevalue("postgres_url")
+        template = _calm_schema_template(server) if "engine" in request.fixturenames else None
+        name = new_database_name("calm")
+        url = sa.make_url(postgres_server.create_database(server, name, template=template))
     monkeypatch.setenv("AIRFLOW_CONN_CALM_DB", _airflow_conn_json(url))
-    return url
+    yield url
+    if server:
+        postgres_server.drop_database(server, url.database)
+
+
+def _calm_schema_template(server: str) -> str:
+    """The name of a PostgreSQL database with the CalmCompliance schema (made once per run)."""
+
+    def migrate() -> str:
+        from wonde_sync.core.database import apply_schema, engine_from_url
+
+        name = new_database_name("calm")
+        eng = engine_from_url(postgres_server.create_database(server, name))
+        apply_schema(eng)
+        eng.dispose()
+        return name
+
+    return shared_run.once("calm-schema-template", migrate)
 
 
 @pytest.fixture
@@ -90,14 +194,103 @@ def engine(calm_db):
     eng.dispose()
 
 
+# -- Airflow ------------------------------------------------------------------------------
+
+
+#: Runs Airflow CLI commands (argument lists, JSON in argv[1]) in one process.
+_AIRFLOW_CLI = """
+import json, sys
+from airflow.cli.cli_parser import get_parser
+for argv in json.loads(sys.argv[1]):
+    args = get_parser().parse_args(argv)
+    args.func(args)
+"""
+
+
+def _migrate(home: Path, metadata_url: str) -> None:
+    """``airflow db migrate`` of ``metadata_url``, then ``airflow pools set`` of the pools."""
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+    }
+    commands = [["db", "migrate"]]
+    commands += [["pools", "set", name, str(n), about] for name, (n, about) in POOLS.items()]
+    done = subprocess.run(
+        [sys.executable, "-c", _AIRFLOW_CLI, json.dumps(commands)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise RuntimeError(
+            f"airflow {commands} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
+
+
+def _sqlite_metadata_template() -> str:
+    path = shared_run.folder() / "airflow-metadata.db"
+    _migrate(shared_run.folder() / "airflow-sqlite-home", f"sqlite:///{path}")
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def airflow_db():
-    """Airflow's own metadata database (SQLite), migrated once, with the ``wonde_api`` pool."""
-    import subprocess
-    import sys
+    """Airflow's own metadata database for in-process runs (SQLite, with the pools).
 
-    for command in (["db", "migrate"], ["pools", "set", "wonde_api", "2", "Calls to Wonde"]):
-        subprocess.run([sys.executable, "-m", "airflow", *command], check=True, capture_output=True)
+    Migrated once per run and copied into each process's Airflow home.
+    """
+    shutil.copyfile(
+        shared_run.once("airflow-sqlite", _sqlite_metadata_template), _AIRFLOW_HOME / "airflow.db"
+    )
+
+
+@pytest.fixture(scope="session")
+def airflow_metadata(postgres_url) -> str:
+    """The name of a migrated Airflow metadata database on PostgreSQL, to copy per test."""
+
+    def migrate() -> str:
+        name = new_database_name("airflow")
+        url = postgres_server.create_database(postgres_url, name)
+        _migrate(shared_run.folder() / "airflow-postgres-home", url)
+        return name
+
+    return shared_run.once("airflow-postgres-template", migrate)
+
+
+@pytest.fixture
+def start_airflow(request, tmp_path, postgres_url, airflow_metadata):
+    """Start a real Airflow (:class:`AirflowServices` options) on a copy of the metadata DB.
+
+    The services see the test's environment as it is when they start (``calm_db`` and
+    ``wonde_default`` included). They are stopped after the test, printing their log tails
+    when it failed, and their metadata database is dropped.
+    """
+    started: list[tuple[AirflowServices, str]] = []
+    failed_before = request.session.testsfailed
+
+    def start(**options) -> AirflowServices:
+        name = new_database_name("airflow")
+        url = postgres_server.create_database(postgres_url, name, template=airflow_metadata)
+        services = AirflowServices(
+            tmp_path / f"airflow-{len(started)}", metadata_url=url, migrated=True, **options
+        )
+        started.append((services, name))
+        return services.start()
+
+    yield start
+    for services, name in started:
+        services.stop(show_logs=request.session.testsfailed > failed_before)
+        postgres_server.drop_database(postgres_url, name)
+
+
+# -- the Wonde emulator -------------------------------------------------------------------
+
+
+@pytest.fixture
+def control(emu) -> EmulatorControl:
+    """The control API of the test's emulator (the ``emu`` fixture of its folder or module)."""
+    return EmulatorControl(emu)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from tests.support.emulator_control import EmulatorControl
 from wonde_sync.catalog import queries
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import engine_from_url, table
@@ -90,17 +91,15 @@ def test_full_sync_of_5000_schools_then_rerun(airflow_db, start_emulator, db):
     assert queries.latest_full_sync(db).sync_run_id == runs[0].id
 
 
-def fault(emu, **spec) -> None:
-    requests.post(f"{emu.base_url}/_emulator/faults", json=spec, timeout=10).raise_for_status()
-
-
 def test_auth_failure_mid_rebuild_keeps_previous_catalog(airflow_db, start_emulator, db):
     emu = start_emulator(schools=1200, seed=3)
     assert run_full_sync() == "success"
     before = catalog_rows(db)
 
     # Pages 1-3 succeed, then Wonde starts refusing the token.
-    fault(emu, kind="status", status=401, path_contains="/schools/all", skip=3, times=None)
+    EmulatorControl(emu).fault(
+        kind="status", status=401, path_contains="/schools/all", skip=3, times=None
+    )
     assert run_full_sync() == "failed"
 
     assert catalog_rows(db) == before
@@ -118,7 +117,7 @@ def test_lasting_network_fault_fails_cleanly(airflow_db, start_emulator, db):
     assert run_full_sync() == "success"
     before = catalog_rows(db)
 
-    fault(emu, kind="truncate", path_contains="/schools/all", skip=2, times=None)
+    EmulatorControl(emu).fault(kind="truncate", path_contains="/schools/all", skip=2, times=None)
     assert run_full_sync(retries=0) == "failed"
 
     assert catalog_rows(db) == before
@@ -129,10 +128,11 @@ def test_lasting_network_fault_fails_cleanly(airflow_db, start_emulator, db):
 
 def test_transient_faults_are_retried_without_gaps_or_duplicates(airflow_db, start_emulator, db):
     emu = start_emulator(schools=900, seed=9)
-    fault(
-        emu, kind="status", status=503, retry_after=0, path_contains="/schools/all", skip=1, times=2
+    control = EmulatorControl(emu)
+    control.fault(
+        kind="status", status=503, retry_after=0, path_contains="/schools/all", skip=1, times=2
     )
-    fault(emu, kind="reset", path_contains="/schools/all", skip=3, times=1)
+    control.fault(kind="reset", path_contains="/schools/all", skip=3, times=1)
     assert run_full_sync() == "success"
     assert [r.id for r in catalog_rows(db)] == sorted(emu.school_ids())
 
@@ -140,7 +140,7 @@ def test_transient_faults_are_retried_without_gaps_or_duplicates(airflow_db, sta
 def test_empty_directory_is_refused(airflow_db, start_emulator, db):
     emu = start_emulator(schools=300, seed=2)
     assert run_full_sync() == "success"
-    fault(emu, kind="empty", path_contains="/schools/all", times=None)
+    EmulatorControl(emu).fault(kind="empty", path_contains="/schools/all", times=None)
     assert run_full_sync() == "failed"
     assert len(catalog_rows(db)) == 300
     failed = sync_history.list_runs(db, kind="catalog")[0]

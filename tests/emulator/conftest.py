@@ -15,15 +15,13 @@ APP_TOKEN = "test-app-token"
 
 
 class WondeClient:
-    """A thin requests wrapper for Wonde paths (``/v1.0`` relative) and the control API."""
+    """A thin requests wrapper for Wonde paths (``/v1.0`` relative)."""
 
     def __init__(self, emu: Emulator, token: str = APP_TOKEN) -> None:
         self.emu = emu
         self.http = requests.Session()
         self.http.trust_env = False  # never route loopback calls through a proxy
         self.http.headers["Authorization"] = f"Bearer {token}"
-        self.control_http = requests.Session()
-        self.control_http.trust_env = False
 
     def url(self, path: str, host: str | None = None) -> str:
         """Absolute URL of a Wonde path, optionally on another host name."""
@@ -58,20 +56,6 @@ class WondeClient:
     def all(self, path: str, host: str | None = None, **params) -> list[dict]:
         """The union of the ``data`` of every page."""
         return [item for page in self.pages(path, host=host, **params) for item in page["data"]]
-
-    # Control API --------------------------------------------------------------------------
-
-    def control(self, method: str, path: str, body=None, **params) -> requests.Response:
-        """Call ``/_emulator{path}`` (no auth)."""
-        return self.control_http.request(
-            method, self.emu.control_url + path, json=body, params=params, timeout=10
-        )
-
-    def ctl(self, method: str, path: str, body=None, **params) -> dict:
-        """Call the control API and return its JSON, failing on an error status."""
-        answer = self.control(method, path, body, **params)
-        assert answer.status_code < 300, answer.text
-        return answer.json()
 
 
 @pytest.fixture

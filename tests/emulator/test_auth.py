@@ -36,9 +36,9 @@ def test_unknown_or_missing_token_is_401_json(client, emu, header):
     assert answer.json()["message"]
 
 
-def test_school_token_reads_only_its_own_school(client, emu):
+def test_school_token_reads_only_its_own_school(client, control, emu):
     own, other = emu.school_ids()[0], emu.school_ids()[1]
-    token = client.ctl("GET", f"/schools/{own}/state")["school_token"]
+    token = control.school_token(own)
     assert token
     school_client = WondeClient(emu, token=token)
     assert school_client.get(f"/schools/{own}").status_code == 200
@@ -57,7 +57,7 @@ def test_school_token_reads_only_its_own_school(client, emu):
         assert answer.json()["error"] == "invalid_permissions"
 
 
-def test_school_data_needs_approval_and_audit(client, emu):
+def test_school_data_needs_approval_and_audit(client, control, emu):
     school = emu.school_ids()[10]
     for path in (
         f"/schools/{school}",
@@ -69,10 +69,10 @@ def test_school_data_needs_approval_and_audit(client, emu):
         answer = client.get(path)
         assert answer.status_code == 403, path
         assert answer.json()["error"] == "invalid_permissions"
-    client.ctl("POST", f"/schools/{school}/approve", {"audited": False})
+    control.approve(school, audited=False)
     assert client.get(f"/schools/{school}").status_code == 200
     assert client.get(f"/schools/{school}/employees").status_code == 403
-    client.ctl("POST", f"/schools/{school}/approve")
+    control.approve(school)
     assert client.get(f"/schools/{school}/employees").status_code == 200
 
 

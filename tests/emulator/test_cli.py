@@ -8,6 +8,8 @@ import sys
 
 import requests
 
+from tests.support.emulator_control import EmulatorControl
+
 
 def test_cli_serves_until_sigterm():
     process = subprocess.Popen(
@@ -44,9 +46,9 @@ def test_cli_serves_until_sigterm():
         )
         assert match, line
         base = match.group(1)
+        assert EmulatorControl(base).health() == {"ok": True}
         http = requests.Session()
         http.trust_env = False
-        assert http.get(f"{base}/_emulator/health", timeout=10).json() == {"ok": True}
         http.headers["Authorization"] = "Bearer cli-token"
         page = http.get(f"{base}/v1.0/schools/all?per_page=50", timeout=10).json()
         assert page["meta"]["pagination"]["per_page"] == 3

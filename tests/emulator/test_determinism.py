@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.emulator_control import EmulatorControl
 from wonde_emulator import Emulator
 
 from .conftest import WondeClient
@@ -19,7 +20,7 @@ def _snapshot(seed: int, schools: int = 30) -> dict:
         approved=2,
         port=0,
     ) as emu:
-        client = WondeClient(emu, token="t")
+        client, control = WondeClient(emu, token="t"), EmulatorControl(emu)
         first = emu.school_ids()[0]
         directory = client.all("/schools/all", per_page=200)
         for school in directory:
@@ -35,8 +36,8 @@ def _snapshot(seed: int, schools: int = 30) -> dict:
             "students": client.all(
                 f"/schools/{first}/students", include="education_details,contact_details"
             ),
-            "truth": client.ctl("GET", f"/schools/{first}/people"),
-            "token": client.ctl("GET", f"/schools/{first}/state")["school_token"],
+            "truth": control.people(first),
+            "token": control.school_token(first),
         }
 
 

@@ -170,7 +170,7 @@ def test_single_school_envelope(shared, schools, shared_emu):
     assert body == {"data": schools[0], "meta": {"includes": ["cbds"]}}
 
 
-def test_meta_school(client, emu):
+def test_meta_school(client, control, emu):
     approved, other = emu.school_ids()[0], emu.school_ids()[8]
     assert client.get(f"/meta/schools/{approved}").json() == {
         "data": {
@@ -186,6 +186,6 @@ def test_meta_school(client, emu):
         "audited": False,
         "custom_attendance_codes": False,
     }
-    client.ctl("POST", f"/schools/{other}/approve", {"audited": False})
+    control.approve(other, audited=False)
     data = client.get(f"/meta/schools/{other}").json()["data"]
     assert (data["approved"], data["audited"]) == (True, False)

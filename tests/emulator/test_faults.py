@@ -10,25 +10,21 @@ import requests
 from .conftest import APP_TOKEN
 
 
-def _fault(client, **spec):
-    return client.ctl("POST", "/faults", spec)
-
-
-def test_429_with_retry_after_fires_once(client, emu):
-    fault = _fault(client, kind="status", status=429, retry_after=2)
+def test_429_with_retry_after_fires_once(client, control):
+    fault = control.fault(kind="status", status=429, retry_after=2)
     assert fault["id"]
     answer = client.get("/schools/all")
     assert answer.status_code == 429
     assert answer.headers["Retry-After"] == "2"
     assert answer.json()["error"]
     assert client.get("/schools/all").status_code == 200
-    listed = client.ctl("GET", "/faults")["data"]
+    listed = control.faults()
     assert [(f["id"], f["fired"]) for f in listed] == [(fault["id"], 1)]
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_server_error_statuses(client, status):
-    _fault(client, kind="status", status=status, retry_after=1)
+def test_server_error_statuses(client, control, status):
+    control.fault(kind="status", status=status, retry_after=1)
     answer = client.get("/schools")
     assert answer.status_code == status
     assert ("Retry-After" in answer.headers) == (status == 503)
@@ -36,29 +32,29 @@ def test_server_error_statuses(client, status):
     assert client.get("/schools").status_code == 200
 
 
-def test_skip_path_and_times(client, emu):
+def test_skip_path_and_times(client, control, emu):
     school = emu.school_ids()[0]
-    _fault(client, kind="status", status=500, path_contains="/employees", skip=1, times=2)
+    control.fault(kind="status", status=500, path_contains="/employees", skip=1, times=2)
     assert client.get("/schools/all").status_code == 200
     path = f"/schools/{school}/employees"
     assert [client.get(path).status_code for _ in range(4)] == [200, 500, 500, 200]
-    assert client.ctl("GET", "/faults")["data"][0]["fired"] == 2
+    assert control.faults()[0]["fired"] == 2
 
 
-def test_forever_until_cleared(client):
-    _fault(client, kind="status", status=503, times=None)
+def test_forever_until_cleared(client, control):
+    control.fault(kind="status", status=503, times=None)
     assert [client.get("/schools").status_code for _ in range(3)] == [503, 503, 503]
-    assert client.ctl("GET", "/health") == {"ok": True}  # control paths are never faulted
-    client.ctl("DELETE", "/faults")
-    assert client.ctl("GET", "/faults") == {"data": []}
+    assert control.health() == {"ok": True}  # control paths are never faulted
+    control.clear_faults()
+    assert control.faults() == []
     assert client.get("/schools").status_code == 200
 
 
-def test_slow_answers_after_the_delay(client):
-    _fault(client, kind="slow", delay=1.0)
+def test_slow_answers_after_the_delay(client, control):
+    control.fault(kind="slow", delay=1.0)
     with pytest.raises(requests.exceptions.ReadTimeout):
         client.http.get(client.url("/schools"), timeout=0.2)
-    _fault(client, kind="slow", delay=0.05)
+    control.fault(kind="slow", delay=0.05)
     answer = client.get("/schools")
     assert answer.status_code == 200 and len(answer.json()["data"]) == 3
 
@@ -79,8 +75,8 @@ def _raw_get(emu, path):
     return b"".join(chunks)
 
 
-def test_truncate_declares_more_than_it_sends_then_closes(client, emu):
-    _fault(client, kind="truncate", times=2)
+def test_truncate_declares_more_than_it_sends_then_closes(client, control, emu):
+    control.fault(kind="truncate", times=2)
     with pytest.raises(
         (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
     ):
@@ -99,16 +95,16 @@ def test_truncate_declares_more_than_it_sends_then_closes(client, emu):
     assert client.get("/schools/all").status_code == 200
 
 
-def test_reset_closes_without_answering(client, emu):
-    _fault(client, kind="reset", times=2)
+def test_reset_closes_without_answering(client, control, emu):
+    control.fault(kind="reset", times=2)
     with pytest.raises(requests.exceptions.ConnectionError):
         client.get("/schools")
     assert _raw_get(emu, "/v1.0/schools") == b""
     assert client.get("/schools").status_code == 200
 
 
-def test_empty_answers_an_empty_last_page(client, emu):
-    _fault(client, kind="empty", path_contains="/schools/all")
+def test_empty_answers_an_empty_last_page(client, control):
+    control.fault(kind="empty", path_contains="/schools/all")
     body = client.get("/schools/all", params={"per_page": 10, "page": 2}).json()
     assert body["data"] == []
     pagination = body["meta"]["pagination"]
@@ -129,7 +125,7 @@ def test_empty_answers_an_empty_last_page(client, emu):
         {"kind": "status", "status": 500, "retry_after": "soon"},
     ],
 )
-def test_invalid_fault_specs_are_rejected(client, spec):
-    answer = client.control("POST", "/faults", spec)
+def test_invalid_fault_specs_are_rejected(client, control, spec):
+    answer = control.request("POST", "/faults", spec)
     assert answer.status_code == 400
-    assert client.ctl("GET", "/faults") == {"data": []}
+    assert control.faults() == []

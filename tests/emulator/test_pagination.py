@@ -154,13 +154,13 @@ def test_links_use_the_host_the_client_used(shared, shared_emu):
     assert body["meta"]["pagination"]["next"].startswith(f"http://localhost:{shared_emu.port}/")
 
 
-def test_next_host_setting_sends_the_client_to_another_host(client, emu):
+def test_next_host_setting_sends_the_client_to_another_host(client, control, emu):
     other = f"localhost:{emu.port}"
-    client.ctl("POST", "/config", {"next_host": other})
+    control.configure(next_host=other)
     first = client.get("/schools/all", params={"per_page": 15}).json()
     assert first["meta"]["pagination"]["next"].startswith(f"http://{other}/v1.0/schools/all?")
     schools = client.all("/schools/all", per_page=15)
     assert [s["id"] for s in schools] == emu.school_ids()
-    client.ctl("POST", "/config", {"next_host": None})
+    control.configure(next_host=None)
     back = client.get("/schools/all", params={"per_page": 15}).json()
     assert back["meta"]["pagination"]["next"].startswith(emu.api_url)

@@ -183,8 +183,8 @@ def test_single_employee_envelope(client, school):
     assert client.get(f"/schools/{school}/employees/A0000000000").status_code == 404
 
 
-def test_mis_status_matches_ground_truth(client, school):
-    truth = {p["id"]: p for p in client.ctl("GET", f"/schools/{school}/people")["data"]}
+def test_mis_status_matches_ground_truth(client, control, school):
+    truth = {p["id"]: p for p in control.people(school)}
     assert Counter(p["mis_status"] for p in truth.values()) == {
         "active": 17,
         "suspended": 1,
@@ -204,11 +204,8 @@ def test_mis_status_matches_ground_truth(client, school):
         assert truth[person["id"]]["forename"] == person["forename"]
 
 
-def test_student_leavers_have_a_leaving_date(client, school):
-    truth = {
-        p["id"]: p["mis_status"]
-        for p in client.ctl("GET", f"/schools/{school}/people", type="student")["data"]
-    }
+def test_student_leavers_have_a_leaving_date(client, control, school):
+    truth = {p["id"]: p["mis_status"] for p in control.people(school, "student")}
     students = client.all(f"/schools/{school}/students", include="education_details")
     for student in students:
         details = student["education_details"]["data"]
@@ -219,9 +216,9 @@ def test_student_leavers_have_a_leaving_date(client, school):
             assert details["status"] == truth[student["id"]]
 
 
-def test_ground_truth_email_matches_contact_details(client, emu):
+def test_ground_truth_email_matches_contact_details(client, control, emu):
     for school in emu.school_ids()[:3]:
-        people = client.ctl("GET", f"/schools/{school}/people")["data"]
+        people = control.people(school)
         truth = {p["id"]: p["email"] for p in people}
         for person in _staff(client, school, include="contact_details"):
             emails = person["contact_details"]["data"]["emails"]
@@ -242,10 +239,10 @@ def _stamp_text(moment: datetime, fmt: str) -> str:
         ("%Y-%m-%dT%H:%M:%S+01:00", timedelta(hours=1)),
     ],
 )
-def test_updated_after_and_before_in_both_formats(client, school, fmt, shift):
+def test_updated_after_and_before_in_both_formats(client, control, school, fmt, shift):
     staff = _staff(client, school)
     target = staff[5]["id"]
-    client.ctl("PATCH", f"/schools/{school}/employees/{target}", {"surname": "Nuñez"})
+    control.edit_person(school, target, surname="Nuñez")
     edited = client.get(f"/schools/{school}/employees/{target}").json()["data"]
     assert edited["surname"] == "Nuñez"
     moment = _utc(edited["updated_at"])
@@ -272,10 +269,10 @@ def test_unparsable_updated_after_is_400(client, school):
     assert answer.status_code == 400
 
 
-def test_delete_and_restore_flow_through_the_deletions_feed(client, school):
+def test_delete_and_restore_flow_through_the_deletions_feed(client, control, school):
     staff = _staff(client, school)
     gone = staff[2]
-    client.ctl("DELETE", f"/schools/{school}/employees/{gone['id']}")
+    control.delete_person(school, gone["id"])
     assert gone["id"] not in {p["id"] for p in _staff(client, school)}
     assert client.get(f"/schools/{school}/employees/{gone['id']}").status_code == 404
     counts = client.get(f"/schools/{school}/counts?include=employees,students").json()
@@ -295,10 +292,10 @@ def test_delete_and_restore_flow_through_the_deletions_feed(client, school):
     _assert_utc_stamp(record["deleted_at"])
     assert record["restored_at"] is None
     assert client.all(f"/schools/{school}/deletions", type="student") == []
-    truth = {p["id"]: p for p in client.ctl("GET", f"/schools/{school}/people")["data"]}
+    truth = {p["id"]: p for p in control.people(school)}
     assert truth[gone["id"]]["deleted"] is True and len(truth) == 20
 
-    client.ctl("POST", f"/schools/{school}/employees/{gone['id']}/restore")
+    control.restore_person(school, gone["id"])
     back = {p["id"]: p for p in _staff(client, school)}[gone["id"]]
     _assert_utc_stamp(back["restored_at"])
     assert _utc(back["updated_at"]) >= _utc(record["deleted_at"])
@@ -309,41 +306,37 @@ def test_delete_and_restore_flow_through_the_deletions_feed(client, school):
     stamp = _utc(feed[0]["restored_at"]).strftime("%Y-%m-%d %H:%M:%S")
     assert len(client.all(f"/schools/{school}/deletions", updated_after=stamp)) == 1
     assert (
-        client.control("POST", f"/schools/{school}/employees/{gone['id']}/restore").status_code
+        control.request("POST", f"/schools/{school}/employees/{gone['id']}/restore").status_code
         == 409
     )
 
 
-def test_student_deletions(client, school):
+def test_student_deletions(client, control, school):
     pupil = client.all(f"/schools/{school}/students")[0]
-    client.ctl("DELETE", f"/schools/{school}/students/{pupil['id']}")
+    control.delete_person(school, pupil["id"], "student")
     feed = client.all(f"/schools/{school}/deletions")
     assert [(r["id"], r["type"]) for r in feed] == [(pupil["id"], "student")]
     assert client.all(f"/schools/{school}/deletions", type="employee") == []
     assert len(client.all(f"/schools/{school}/students")) == 9
 
 
-def test_control_edits_add_and_status_changes(client, school):
-    added = client.ctl(
-        "POST",
-        f"/schools/{school}/employees",
-        {"forename": "Zoë", "surname": "D'Souza", "email": "z.dsouza@x.example"},
+def test_control_edits_add_and_status_changes(client, control, school):
+    added = control.add_person(
+        school, forename="Zoë", surname="D'Souza", email="z.dsouza@x.example"
     )
-    new_id = added["data"]["id"]
-    assert added["data"]["mis_status"] == "active"
+    new_id = added["id"]
+    assert added["mis_status"] == "active"
     listed = {p["id"]: p for p in _staff(client, school, include=ALL_STAFF_INCLUDES)}
     assert listed[new_id]["forename"] == "Zoë"
     assert listed[new_id]["employment_details"]["data"]["status"] == "active"
     assert listed[new_id]["contact_details"]["data"]["emails"]["email"] == "z.dsouza@x.example"
     assert len(listed) == 21
 
-    client.ctl("PATCH", f"/schools/{school}/employees/{new_id}", {"mis_status": "suspended"})
+    control.edit_person(school, new_id, mis_status="suspended")
     person = client.get(f"/schools/{school}/employees/{new_id}?include=employment_details")
     assert person.json()["data"]["employment_details"]["data"]["status"] == "suspended"
 
-    client.ctl(
-        "PATCH", f"/schools/{school}/employees/{new_id}", {"mis_status": "left", "email": None}
-    )
+    control.edit_person(school, new_id, mis_status="left", email=None)
     person = client.get(
         f"/schools/{school}/employees/{new_id}?include=employment_details,contact_details"
     ).json()["data"]
@@ -353,26 +346,27 @@ def test_control_edits_add_and_status_changes(client, school):
     assert set(person["contact_details"]["data"]["emails"].values()) <= {None} | {
         person["contact_details"]["data"]["emails"]["home"]
     }
-    truth = {p["id"]: p for p in client.ctl("GET", f"/schools/{school}/people")["data"]}
+    truth = {p["id"]: p for p in control.people(school)}
     assert truth[new_id]["mis_status"] == "left" and truth[new_id]["email"] is None
 
 
-def test_control_edit_validation(client, school):
+def test_control_edit_validation(client, control, school):
     person = _staff(client, school)[0]["id"]
     path = f"/schools/{school}/employees/{person}"
-    assert client.control("PATCH", path, {"mis_status": "gone"}).status_code == 400
-    assert client.control("PATCH", path, {"shoe_size": 9}).status_code == 400
-    assert client.control("PATCH", f"/schools/{school}/employees/A1", {}).status_code == 404
+    assert control.request("PATCH", path, {"mis_status": "gone"}).status_code == 400
+    assert control.request("PATCH", path, {"shoe_size": 9}).status_code == 400
+    assert control.request("PATCH", f"/schools/{school}/employees/A1", {}).status_code == 404
     assert (
-        client.control("POST", f"/schools/{school}/employees", {"forename": "X"}).status_code == 400
+        control.request("POST", f"/schools/{school}/employees", {"forename": "X"}).status_code
+        == 400
     )
-    assert client.ctl("GET", f"/schools/{school}/people")["data"][0]["mis_status"] != "gone"
+    assert control.people(school)[0]["mis_status"] != "gone"
 
 
-def test_wrong_host_returns_no_data(client, emu):
+def test_wrong_host_returns_no_data(client, control, emu):
     gbr = emu.school_ids()[0]
     aus = emu.school_ids()[4]
-    client.ctl("POST", f"/schools/{aus}/approve")
+    control.approve(aus)
     assert client.get(f"/schools/{aus}").json()["data"]["region"]["domain"] == (
         f"localhost:{emu.port}"
     )

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-import requests
 
+from tests.support.emulator_control import EmulatorControl
 from wonde_sync.admin import sites
 from wonde_sync.catalog import rebuild
 from wonde_sync.core import sync_history
-from wonde_sync.school_access.lifecycle import ImportTarget
+from wonde_sync.school_access.import_targets import ImportTarget
 
 
 @dataclass
@@ -19,21 +19,14 @@ class World:
     """The emulator, the database and the connected sites of one test."""
 
     emu: object
+    control: EmulatorControl
     engine: object
     client: object
     targets: list[ImportTarget]
 
-    def control(self, method: str, path: str, **kwargs):
-        response = requests.request(
-            method, f"{self.emu.base_url}/_emulator/{path}", timeout=10, **kwargs
-        )
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def truth(self, school_id: str, record_type: str = "employee") -> list[dict]:
-        return self.control("GET", f"schools/{school_id}/people", params={"type": record_type})[
-            "data"
-        ]
+    def truth(self, school_id: str, kind: str = "employee") -> list[dict]:
+        """The emulator's ground truth: the school's employees or students."""
+        return self.control.people(school_id, kind)
 
 
 @pytest.fixture
@@ -47,11 +40,9 @@ def world(engine, start_emulator):
     run_id = sync_history.start_run(engine, "catalog")
     rebuild.stage(engine, run_id, (p.records for p in client.iter_pages("schools/all")))
     rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+    control = EmulatorControl(emu)
     targets = []
     for n, school_id in enumerate(emu.school_ids()[:3], start=1):
         sites.add_site(engine, f"site-{n}", f"Site {n}")
-        state = requests.get(
-            f"{emu.base_url}/_emulator/schools/{school_id}/state", timeout=10
-        ).json()
-        targets.append(ImportTarget(f"site-{n}", school_id, state["school_token"]))
-    return World(emu, engine, client, targets)
+        targets.append(ImportTarget(f"site-{n}", school_id, control.school_token(school_id)))
+    return World(emu, control, engine, client, targets)

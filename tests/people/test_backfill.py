@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.people.test_sync_dags import connect, control, people
-from tests.support.airflow_services import parse_time, serve
+from tests.people.test_sync_dags import connect, people
+from tests.support.airflow_services import parse_time
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table
 from wonde_sync.people import importer
@@ -33,11 +33,9 @@ def emu(start_emulator):
 
 
 @pytest.fixture
-def airflow(request, tmp_path, emu, engine):
+def airflow(start_airflow, emu, engine):
     """A real Airflow whose tasks use this test's emulator and CalmCompliance database."""
-    yield from serve(
-        request, tmp_path / "airflow", pools={"wonde_api": 2}, unpaused=(FULL_SYNC, DAG_ID)
-    )
+    return start_airflow(unpaused=(FULL_SYNC, DAG_ID))
 
 
 def backfill(airflow, start, end, *options: str) -> list[dict]:
@@ -89,10 +87,10 @@ def changes(row) -> tuple[int, int, int]:
     return row.counts["created_count"], row.counts["updated_count"], row.counts["archived_count"]
 
 
-def active_in_mis(emu, school_id: str, record_type: str) -> set[str]:
+def active_in_mis(control, school_id: str, record_type: str) -> set[str]:
     """Ids of the school's people Wonde lists as active (ground truth of the emulator)."""
-    truth = control(emu, "GET", f"schools/{school_id}/people", params={"type": record_type})
-    return {p["id"] for p in truth["data"] if p["mis_status"] == "active" and not p["deleted"]}
+    truth = control.people(school_id, record_type)
+    return {p["id"] for p in truth if p["mis_status"] == "active" and not p["deleted"]}
 
 
 def pupils(engine, site_id: str) -> dict[str, dict]:
@@ -111,27 +109,24 @@ def active(rows: dict[str, dict]) -> set[str]:
 # SQLite only: every DAG run goes through a real scheduler, which makes this test take
 # minutes; the import code itself runs on both databases in the dag.test() tests.
 @pytest.mark.parametrize("calm_db", ["sqlite"], indirect=True)
-def test_backfill_imports_each_day_and_rerunning_it_changes_nothing(airflow, emu, engine):
+def test_backfill_imports_each_day_and_rerunning_it_changes_nothing(airflow, emu, control, engine):
     """Each backfill run imports its day; the same backfill again changes nothing."""
     ids = emu.school_ids()
     run_id = airflow.trigger(FULL_SYNC)
     assert [r["state"] for r in airflow.wait_for_runs(FULL_SYNC, run_ids=[run_id])] == ["success"]
     # site-a is imported before the backfill; site-b gets its first import from it.
-    connect(engine, emu, "site-a", ids[0])
+    connect(engine, control, "site-a", ids[0])
     run_id = airflow.trigger(DAG_ID, {"sites": ["site-a"]})
     assert [r["state"] for r in airflow.wait_for_runs(DAG_ID, run_ids=[run_id])] == ["success"]
     assert sync_history.list_runs(engine, site_id="site-a")[0].kind == "full_import"
-    connect(engine, emu, "site-b", ids[1])
+    connect(engine, control, "site-b", ids[1])
 
     # The MIS of site-a's school changes after its import.
-    base = f"schools/{ids[0]}/employees"
-    renamed, suspended, deleted = sorted(active_in_mis(emu, ids[0], "employee"))[:3]
-    control(emu, "PATCH", f"{base}/{renamed}", json={"forename": "Éowyn"})
-    control(emu, "PATCH", f"{base}/{suspended}", json={"mis_status": "suspended"})
-    control(emu, "DELETE", f"{base}/{deleted}")
-    hired = control(
-        emu, "POST", base, json={"forename": "Zoë", "surname": "D'Souza", "email": "zd@s.example"}
-    )["data"]["id"]
+    renamed, suspended, deleted = sorted(active_in_mis(control, ids[0], "employee"))[:3]
+    control.edit_person(ids[0], renamed, forename="Éowyn")
+    control.edit_person(ids[0], suspended, mis_status="suspended")
+    control.delete_person(ids[0], deleted)
+    hired = control.add_person(ids[0], forename="Zoë", surname="D'Souza", email="zd@s.example")
 
     # One run a day at 03:00 UTC over the day before: DAYS runs, the last one at 03:00 today
     # minus one day.
@@ -155,8 +150,8 @@ def test_backfill_imports_each_day_and_rerunning_it_changes_nothing(airflow, emu
     first, *later = runs
     row = rows[first["dag_run_id"], "site-a"]
     assert (row.kind, changes(row)) == ("incremental_import", (1, 1, 2))
-    staff_b = active_in_mis(emu, ids[1], "employee")
-    pupils_b = active_in_mis(emu, ids[1], "student")
+    staff_b = active_in_mis(control, ids[1], "employee")
+    pupils_b = active_in_mis(control, ids[1], "student")
     row = rows[first["dag_run_id"], "site-b"]
     assert (row.kind, changes(row)) == ("full_import", (len(staff_b) + len(pupils_b), 0, 0))
     logged = import_log(airflow, first)
@@ -172,8 +167,8 @@ def test_backfill_imports_each_day_and_rerunning_it_changes_nothing(airflow, emu
 
     staff = {site: people(engine, site) for site in ("site-a", "site-b")}
     pupil_rows = {site: pupils(engine, site) for site in ("site-a", "site-b")}
-    assert active(staff["site-a"]) == active_in_mis(emu, ids[0], "employee")
-    assert hired in active(staff["site-a"])
+    assert active(staff["site-a"]) == active_in_mis(control, ids[0], "employee")
+    assert hired["id"] in active(staff["site-a"])
     assert staff["site-a"][renamed]["forename"] == "Éowyn"
     assert staff["site-a"][suspended]["archived_reason"] == "suspended"
     assert staff["site-a"][deleted]["archived_reason"] == "deleted_in_mis"

@@ -77,15 +77,13 @@ def test_incremental_picks_up_changes_deletions_and_restores(world):
     import_site(world.engine, world.client, target, ImportOptions())
     active = [p for p in world.truth(target.school_id) if p["mis_status"] == "active"]
     renamed, deleted, suspended = active[0], active[1], active[2]
-    base = f"schools/{target.school_id}/employees"
-    world.control("PATCH", f"{base}/{renamed['id']}", json={"surname": "O'Connor-Ní Bhriain"})
-    world.control("DELETE", f"{base}/{deleted['id']}")
-    world.control("PATCH", f"{base}/{suspended['id']}", json={"mis_status": "suspended"})
-    hired = world.control(
-        "POST",
-        base,
-        json={"forename": "Zoë", "surname": "D'Souza", "email": "z.dsouza@school.example"},
-    )["data"]
+    school, control = target.school_id, world.control
+    control.edit_person(school, renamed["id"], surname="O'Connor-Ní Bhriain")
+    control.delete_person(school, deleted["id"])
+    control.edit_person(school, suspended["id"], mis_status="suspended")
+    hired = control.add_person(
+        school, forename="Zoë", surname="D'Souza", email="z.dsouza@school.example"
+    )
 
     summary = import_site(world.engine, world.client, target, ImportOptions())
     assert summary["kind"] == "incremental_import"
@@ -99,7 +97,7 @@ def test_incremental_picks_up_changes_deletions_and_restores(world):
     assert rows[hired["id"]]["status"] == "active" and rows[hired["id"]]["forename"] == "Zoë"
     assert summary["archived_count"] == 2 and summary["created_count"] == 1
 
-    world.control("POST", f"{base}/{deleted['id']}/restore")
+    control.restore_person(school, deleted["id"])
     import_site(world.engine, world.client, target, ImportOptions())
     restored = personnel(world, target.site_id)[deleted["id"]]
     assert restored["status"] == "active" and restored["archived_reason"] is None
@@ -155,9 +153,7 @@ def test_mass_archive_guard_then_approval(world):
     target = world.targets[0]
     import_site(world.engine, world.client, target, ImportOptions())
     before = personnel(world, target.site_id)
-    world.control(
-        "POST", "faults", json={"kind": "empty", "path_contains": "/employees", "times": None}
-    )
+    world.control.fault(kind="empty", path_contains="/employees", times=None)
     with pytest.raises(MassArchiveBlocked, match=r"would archive .* more than the 10% allowed"):
         import_site(world.engine, world.client, target, ImportOptions(full=True))
     assert personnel(world, target.site_id) == before

@@ -7,14 +7,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from wonde_sync.admin import sites
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table
 from wonde_sync.people import importer
-from wonde_sync.school_access import lifecycle
+from wonde_sync.school_access import admin_actions
+from wonde_sync.school_access.transitions import record_approval
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 CONTACT = {"first_name": "Siân", "last_name": "O'Neill", "email": "sian@school.example"}
@@ -32,21 +32,15 @@ def run_dag(dag_id: str, conf: dict | None = None, retries: int | None = None) -
     return str(dag.test(run_conf=conf).state)
 
 
-def control(emu, method: str, path: str, **kwargs):
-    response = requests.request(method, f"{emu.base_url}/_emulator/{path}", timeout=10, **kwargs)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
-def connect(engine, emu, site_id: str, school_id: str, *, approve: bool = True) -> None:
+def connect(engine, control, site_id: str, school_id: str, *, approve: bool = True) -> None:
     """Add a site, request access to its school, and (optionally) have the school approve."""
     from wonde_sync.wonde.client import WondeClient
 
     sites.add_site(engine, site_id, f"Site {site_id}")
-    lifecycle.request_access(engine, WondeClient(), site_id, school_id, CONTACT)
+    admin_actions.request_access(engine, WondeClient(), site_id, school_id, CONTACT)
     if approve:
-        token = control(emu, "POST", f"schools/{school_id}/approve")["school_token"]
-        lifecycle.record_approval(engine, school_id, token)
+        token = control.approve(school_id)["school_token"]
+        record_approval(engine, school_id, token)
 
 
 def people(engine, site_id: str) -> dict[str, dict]:
@@ -100,16 +94,16 @@ def test_skips_until_the_directory_is_synced(airflow_db, emu, engine, wonde_logs
     assert people(engine, "site-a") == {}
 
 
-def test_skips_when_no_connection_is_ready(airflow_db, emu, engine, wonde_logs):
+def test_skips_when_no_connection_is_ready(airflow_db, emu, control, engine, wonde_logs):
     ids = emu.school_ids()
     assert run_dag("wonde_schools_full_sync") == "success"
-    connect(engine, emu, "pending-site", ids[0], approve=False)
-    connect(engine, emu, "declined-site", ids[1], approve=False)
-    control(emu, "POST", f"schools/{ids[1]}/decline", json={"reason": "Not now"})
-    connect(engine, emu, "revoked-site", ids[2])
-    control(emu, "POST", f"schools/{ids[2]}/revoke", json={"reason": "Contract ended"})
-    connect(engine, emu, "disabled-site", ids[3])
-    lifecycle.set_enabled(engine, "disabled-site", False)
+    connect(engine, control, "pending-site", ids[0], approve=False)
+    connect(engine, control, "declined-site", ids[1], approve=False)
+    control.decline(ids[1], "Not now")
+    connect(engine, control, "revoked-site", ids[2])
+    control.revoke(ids[2], "Contract ended")
+    connect(engine, control, "disabled-site", ids[3])
+    admin_actions.set_enabled(engine, "disabled-site", False)
     sites.add_site(engine, "lonely-site", "Not connected")
 
     wonde_logs.clear()
@@ -124,18 +118,16 @@ def test_skips_when_no_connection_is_ready(airflow_db, emu, engine, wonde_logs):
     assert import_runs(engine) == []
 
 
-def test_full_then_incremental_then_one_site_failing(airflow_db, emu, engine):
+def test_full_then_incremental_then_one_site_failing(airflow_db, emu, control, engine):
     ids = emu.school_ids()
     assert run_dag("wonde_schools_full_sync") == "success"
-    connect(engine, emu, "site-a", ids[0])
-    connect(engine, emu, "site-b", ids[1])
+    connect(engine, control, "site-a", ids[0])
+    connect(engine, control, "site-b", ids[1])
     # A site's first import is a full one, whichever DAG runs it.
     assert run_dag("wonde_incremental_sync") == "success"
 
     for site_id, school_id in (("site-a", ids[0]), ("site-b", ids[1])):
-        truth = control(emu, "GET", f"schools/{school_id}/people", params={"type": "employee"})[
-            "data"
-        ]
+        truth = control.people(school_id)
         assert set(people(engine, site_id)) == {
             p["id"] for p in truth if p["mis_status"] == "active"
         }
@@ -145,9 +137,9 @@ def test_full_then_incremental_then_one_site_failing(airflow_db, emu, engine):
         assert run.counts["filtered_count"] >= sum(reasons.values())
 
     # A change in the MIS shows up after the next incremental run.
-    truth_a = control(emu, "GET", f"schools/{ids[0]}/people", params={"type": "employee"})["data"]
+    truth_a = control.people(ids[0])
     person = next(p for p in truth_a if p["mis_status"] == "active")
-    control(emu, "PATCH", f"schools/{ids[0]}/employees/{person['id']}", json={"forename": "Éowyn"})
+    control.edit_person(ids[0], person["id"], forename="Éowyn")
     assert run_dag("wonde_incremental_sync") == "success"
     assert people(engine, "site-a")[person["id"]]["forename"] == "Éowyn"
     run_a = sync_history.list_runs(engine, site_id="site-a")[0]
@@ -160,20 +152,8 @@ def test_full_then_incremental_then_one_site_failing(airflow_db, emu, engine):
     # Site b's school starts failing; site a still imports, b keeps its data and watermark.
     before_b = people(engine, "site-b")
     mark_b = importer.watermark(engine, "site-b")
-    control(
-        emu,
-        "POST",
-        "faults",
-        json={
-            "kind": "status",
-            "status": 500,
-            "path_contains": f"/schools/{ids[1]}/",
-            "times": None,
-        },
-    )
-    control(
-        emu, "PATCH", f"schools/{ids[0]}/employees/{person['id']}", json={"surname": "Ní Dhuinn"}
-    )
+    control.fault(kind="status", status=500, path_contains=f"/schools/{ids[1]}/", times=None)
+    control.edit_person(ids[0], person["id"], surname="Ní Dhuinn")
     assert run_dag("wonde_incremental_sync", retries=0) == "failed"
     assert people(engine, "site-a")[person["id"]]["surname"] == "Ní Dhuinn"
     assert people(engine, "site-b") == before_b
@@ -182,7 +162,7 @@ def test_full_then_incremental_then_one_site_failing(airflow_db, emu, engine):
     assert failed.status == "Failed" and "500" in failed.message
 
     # Rerunning once the school is back changes nothing more for site a.
-    control(emu, "DELETE", "faults")
+    control.clear_faults()
     assert run_dag("wonde_incremental_sync") == "success"
     last_a = sync_history.list_runs(engine, site_id="site-a")[0]
     assert (
@@ -192,16 +172,14 @@ def test_full_then_incremental_then_one_site_failing(airflow_db, emu, engine):
     ) == (0, 0, 0)
 
 
-def test_mass_archive_guard_and_manual_approval(airflow_db, emu, engine):
+def test_mass_archive_guard_and_manual_approval(airflow_db, emu, control, engine):
     ids = emu.school_ids()
     assert run_dag("wonde_schools_full_sync") == "success"
-    connect(engine, emu, "site-a", ids[0])
+    connect(engine, control, "site-a", ids[0])
     assert run_dag("wonde_schools_full_sync") == "success"
     assert sync_history.list_runs(engine, site_id="site-a")[0].kind == "full_import"
     before = people(engine, "site-a")
-    control(
-        emu, "POST", "faults", json={"kind": "empty", "path_contains": "/employees", "times": None}
-    )
+    control.fault(kind="empty", path_contains="/employees", times=None)
     conf = {"full_resync": True}
     assert run_dag("wonde_incremental_sync", conf, retries=0) == "failed"
     assert people(engine, "site-a") == before

@@ -1,10 +1,11 @@
 """A real Airflow for tests: api-server, scheduler and dag-processor as loopback subprocesses.
 
 ``dag.test()`` runs a DAG in the test process; backfills, the scheduler's decisions and the
-UI need the real services. :class:`AirflowServices` prepares an isolated ``AIRFLOW_HOME``
-(its own metadata database, ``airflow db migrate``, pools), starts the services in their own
-process groups with the project's ``dags/`` and ``plugins/``, waits until the API answers,
-and stops everything again. Task processes reach the Execution API of the api-server on
+UI need the real services. :class:`AirflowServices` prepares an isolated ``AIRFLOW_HOME`` on
+a metadata database of its own (PostgreSQL: the services write to it at the same time,
+which SQLite does not stand under load), starts the services in their own process groups
+with the project's ``dags/`` and ``plugins/``, waits until the API answers, and stops
+everything again. Task processes reach the Execution API of the api-server on
 ``api_url + "/execution/"``; the REST API and the UI are at ``api_url`` (every request is an
 admin: ``simple_auth_manager_all_admins``).
 
@@ -12,12 +13,12 @@ The environment of the test process is passed on (so ``AIRFLOW_CONN_WONDE_DEFAUL
 ``AIRFLOW_CONN_CALM_DB`` and ``CALM_ENVIRONMENT`` set by fixtures reach the tasks), except
 its own ``AIRFLOW_HOME`` and ``AIRFLOW__…`` settings, which are replaced by the services'.
 
-    with AirflowServices(tmp_path / "airflow", pools={"wonde_api": 2}, unpaused=["my_dag"]) as af:
+    with AirflowServices(tmp_path / "airflow", metadata_url=url, unpaused=["my_dag"]) as af:
         af.cli("backfill", "create", "--dag-id", "my_dag", "--from-date", ..., "--to-date", ...)
         runs = af.wait_for_runs("my_dag", run_type="backfill", count=2)
 
-In a pytest fixture, ``yield from serve(request, tmp_path / "airflow", ...)`` does the same
-and prints the log tails when the test failed.
+In tests, the fixture ``start_airflow`` (tests/conftest.py) does the same on a copy of a
+metadata database migrated once per run.
 """
 
 from __future__ import annotations
@@ -29,15 +30,26 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
 FINISHED = frozenset({"success", "failed"})
+#: Imported once by the executor's fork server: task processes, forked from its workers,
+#: start without importing Airflow's task runner, DAG parsing, the HTTP provider and the
+#: project's task modules again.
+PRELOAD = (
+    "airflow.sdk.execution_time.task_runner",
+    "airflow.dag_processing.dagbag",
+    "airflow.providers.http.hooks.http",
+    "wonde_sync.tasks.access_steps",
+    "wonde_sync.tasks.catalog_steps",
+    "wonde_sync.tasks.database_steps",
+    "wonde_sync.tasks.import_steps",
+)
 
 
 class AirflowServiceError(RuntimeError):
@@ -54,8 +66,8 @@ def free_port() -> int:
 class AirflowServices:
     """An isolated Airflow (metadata DB, api-server, scheduler, dag-processor) on loopback.
 
-    ``metadata_url`` is a SQLAlchemy URL for Airflow's own database (default: SQLite in the
-    home folder); ``env`` adds or overrides environment variables of every Airflow process;
+    ``metadata_url`` is a SQLAlchemy URL for Airflow's own database, which ``start`` migrates
+    unless ``migrated``; ``env`` adds or overrides environment variables of every Airflow process;
     ``schedule`` lets the scheduler create scheduled runs (off by default: tests decide
     which runs exist, by backfills or triggers); ``unpaused`` DAGs are waited for (parsed by
     the dag-processor) and unpaused on start, since the scheduler runs nothing of a paused
@@ -68,8 +80,8 @@ class AirflowServices:
         self,
         home: Path,
         *,
-        metadata_url: str | None = None,
-        pools: dict[str, int] | None = None,
+        metadata_url: str,
+        migrated: bool = False,
         env: dict[str, str] | None = None,
         parallelism: int = 2,
         schedule: bool = False,
@@ -83,11 +95,11 @@ class AirflowServices:
         self.log_dir.mkdir(exist_ok=True)
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}"
-        self.pools = dict(pools or {})
+        self.migrated = migrated
         self.unpaused = tuple(unpaused)
         self.processes: dict[str, subprocess.Popen] = {}
         self.env = self._environment(
-            metadata_url or f"sqlite:///{self.home / 'airflow.db'}",
+            metadata_url,
             parallelism,
             schedule,
             dags_folder,
@@ -106,6 +118,8 @@ class AirflowServices:
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__MP_START_METHOD": "forkserver",
+                "AIRFLOW__CORE__MP_FORKSERVER_PRELOAD": ",".join(PRELOAD),
                 "AIRFLOW__CORE__PARALLELISM": str(parallelism),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
                 "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder),
@@ -120,6 +134,10 @@ class AirflowServices:
                 "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(schedule),
+                # Short turns between a task's end and the next one's start; the DAG files
+                # do not change during a test, so they are parsed once.
+                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             }
         )
@@ -128,15 +146,14 @@ class AirflowServices:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self, timeout: float = 120) -> AirflowServices:
-        """Migrate the metadata DB, create the pools, start the services, wait for the API."""
+        """Migrate the metadata DB (unless migrated), start the services, wait for the API."""
         deadline = time.monotonic() + timeout
         try:
-            self.cli("db", "migrate", timeout=_left(deadline))
+            if not self.migrated:
+                self.cli("db", "migrate", timeout=_left(deadline))
             for service in self.SERVICES:
                 self._spawn(service)
             self._wait_for_api(deadline)
-            for name, slots in self.pools.items():
-                self.api("POST", "pools", json={"name": name, "slots": slots, "description": name})
             if self.unpaused:
                 self.wait_for_dags(self.unpaused, timeout=_left(deadline))
                 self.unpause(*self.unpaused)
@@ -174,7 +191,7 @@ class AirflowServices:
                 pass
             if time.monotonic() > deadline:
                 raise AirflowServiceError(f"The API at {self.api_url} did not answer in time")
-            time.sleep(0.5)
+            time.sleep(0.2)
 
     def check_alive(self) -> None:
         """Raise if a service has exited."""
@@ -256,7 +273,7 @@ class AirflowServices:
                 return
             if time.monotonic() > deadline:
                 raise AirflowServiceError(f"DAGs not parsed in time: {sorted(wanted - found)}")
-            time.sleep(1)
+            time.sleep(0.5)
 
     def dag_runs(self, dag_id: str) -> list[dict]:
         """The DAG's runs as the REST API gives them (dag_run_id, state, run_type, …)."""
@@ -272,7 +289,7 @@ class AirflowServices:
         count: int | None = None,
         finished_after: datetime | None = None,
         timeout: float = 120,
-        poll: float = 1,
+        poll: float = 0.5,
     ) -> list[dict]:
         """Wait (polling, bounded) until the DAG's runs have finished; return them, oldest first.
 
@@ -352,20 +369,6 @@ class AirflowServices:
             text = path.read_text(errors="replace").splitlines()[-lines:]
             parts.append(f"----- {path.relative_to(self.home)} -----\n" + "\n".join(text))
         return "\n".join(parts)
-
-
-def serve(request: pytest.FixtureRequest, home: Path, **options) -> Iterator[AirflowServices]:
-    """Body of a pytest fixture: start the services, yield them, stop them.
-
-    ``request`` is the fixture's; when the test failed, the service and task log tails are
-    printed. Use as ``yield from serve(request, tmp_path / "airflow", pools=...)``.
-    """
-    failed_before = request.session.testsfailed
-    services = AirflowServices(home, **options).start()
-    try:
-        yield services
-    finally:
-        services.stop(show_logs=request.session.testsfailed > failed_before)
 
 
 def parse_time(value: str | None) -> datetime | None:

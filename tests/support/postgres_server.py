@@ -1,10 +1,13 @@
-"""A throwaway PostgreSQL server on loopback, for tests and benchmarks.
+"""A throwaway PostgreSQL server on loopback, for tests and benchmarks, and its databases.
 
 ``initdb`` + ``pg_ctl`` on a temporary folder, on a free port. As root (CI), the server
 runs as the ``postgres`` system user, because PostgreSQL refuses to run as root.
 
     python tests/support/postgres_server.py start DIR   # prints the server URL
     python tests/support/postgres_server.py stop DIR
+
+:func:`create_database`, :func:`drop_database` and :func:`databases` work on any server,
+given its base URL (``postgresql+psycopg://user@host:port``).
 """
 
 from __future__ import annotations
@@ -101,6 +104,48 @@ def stop(directory: str | Path) -> None:
             check=False,
             stdout=subprocess.DEVNULL,
         )
+
+
+def _admin(server_url: str):
+    import sqlalchemy as sa
+
+    url = sa.make_url(server_url).set(database="postgres")
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
+    """Create database ``name`` (a copy of ``template`` if given); return its URL."""
+    import sqlalchemy as sa
+
+    sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+    engine = _admin(server_url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(sql)
+    engine.dispose()
+    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop database ``name`` if it exists, ending the sessions still connected to it."""
+    engine = _admin(server_url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+def databases(server_url: str, pattern: str) -> list[str]:
+    """The names of the server's databases that match the SQL LIKE ``pattern``."""
+    import sqlalchemy as sa
+
+    engine = _admin(server_url)
+    with engine.connect() as conn:
+        names = conn.execute(
+            sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p ORDER BY datname"),
+            {"p": pattern},
+        ).scalars()
+        found = list(names)
+    engine.dispose()
+    return found
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 Airflow's api-server, scheduler and dag-processor run as subprocesses on loopback
 (:mod:`tests.support.airflow_services`) with the project's plugin, sign-in required (simple auth
-manager, user ``ops``), on the seeded PostgreSQL database. Headless Chromium
-(:mod:`tests.support.browser`) signs in through Airflow's login form and reads the page as a person
-would; screenshots are saved under the test's tmp folder and their paths printed.
+manager, user ``ops``), on the seeded PostgreSQL database. Headless Chromium, driven by
+Playwright (:mod:`tests.support.browser`), signs in through Airflow's login form and reads the
+page as a person would; screenshots are saved under the test's tmp folder and their paths
+printed.
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from playwright.sync_api import Page, expect
 
-from tests.support.airflow_services import AirflowServices
-from tests.support.browser import Browser, BrowserMissing, find_chromium
-from tests.web.seed import EXPECTED_CONNECTION, EXPECTED_HEALTH, IMPORT_DAG, IMPORT_DAG_RUN, SITES
+from tests.monitoring.seed import (
+    EXPECTED_CONNECTION,
+    EXPECTED_HEALTH,
+    IMPORT_DAG,
+    IMPORT_DAG_RUN,
+    SITES,
+)
+from tests.support.browser import BrowserMissing, chromium_page, find_chromium
 
 #: Support staff read the page with Airflow's lowest role; an admin queues the DAG run.
 USER, PASSWORD = "ops", "ops-wonde-browser-test"
@@ -26,24 +33,17 @@ ADMIN, ADMIN_PASSWORD = "admin", "admin-wonde-browser-test"
 
 
 @pytest.fixture
-def airflow(world, tmp_path, request):
+def airflow(world, tmp_path, start_airflow):
     """A real Airflow on loopback that requires signing in, serving the seeded database."""
     passwords = tmp_path / "passwords.json"
     passwords.write_text(json.dumps({USER: PASSWORD, ADMIN: ADMIN_PASSWORD}))
-    services = AirflowServices(
-        tmp_path / "airflow",
+    return start_airflow(
         env={
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer,{ADMIN}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         },
     )
-    failed_before = request.session.testsfailed
-    services.start()
-    try:
-        yield services
-    finally:
-        services.stop(show_logs=request.session.testsfailed > failed_before)
 
 
 def api_token(airflow, username: str, password: str) -> str:
@@ -80,9 +80,9 @@ def queue_dag_run(airflow, token: str) -> None:
     assert created.status_code == 200, created.text
 
 
-def site_rows(browser) -> dict[str, dict]:
+def site_rows(page: Page) -> dict[str, dict]:
     """The sites table as the page shows it, by site id."""
-    return browser.evaluate(
+    return page.evaluate(
         """Object.fromEntries(Array.from(document.querySelectorAll('tr[data-site]'))
              .filter(tr => tr.closest('[data-testid=sites]'))
              .map(tr => [tr.dataset.site, {
@@ -96,29 +96,22 @@ def site_rows(browser) -> dict[str, dict]:
     )
 
 
-def history_rows(browser) -> list[dict]:
+def history_rows(page: Page) -> list[dict]:
     """The Sync History rows on the page, top to bottom."""
-    return browser.evaluate(
+    return page.evaluate(
         """Array.from(document.querySelectorAll('tr[data-run-id]')).map(tr => ({
              id: Number(tr.dataset.runId), status: tr.dataset.status,
              kind: tr.dataset.kind, site: tr.dataset.site}))"""
     )
 
 
-def choose(browser, name: str, value: str) -> None:
-    """Pick an option of one of the Sync History filters."""
-    browser.evaluate(
-        f"""(() => {{ const s = document.querySelector('form.filters select[name={name}]');
-                     s.value = {json.dumps(value)};
-                     s.dispatchEvent(new Event('change', {{bubbles: true}})); }})()"""
-    )
-
-
-def submit_filters(browser) -> None:
-    """Press the filters' button and wait for the page it leads to."""
-    browser.evaluate("window.__before = location.href")
-    browser.click("form.filters button[type=submit]")
-    browser.wait_for("location.href !== window.__before && document.readyState === 'complete'")
+def filter_history(page: Page, **choices: str) -> None:
+    """Pick options of the Sync History filters, press their button, wait for the new page."""
+    for name, value in choices.items():
+        page.select_option(f"form.filters select[name={name}]", value)
+    before = page.url
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url(lambda url: url != before)
 
 
 @pytest.mark.slow
@@ -131,31 +124,27 @@ def test_wonde_page_in_airflow(world, airflow, tmp_path):
     # Without signing in: the JSON is refused, the page is Airflow's login.
     assert requests.get(f"{base}/wonde/ui/api/overview", timeout=15).status_code == 401
 
-    with Browser(tmp_path / "chromium-profile") as browser:
-        browser.goto(f"{base}/wonde/ui/")
-        browser.wait_for("document.querySelector('input[name=username]') !== null")
-        assert urlsplit(browser.url()).path == "/auth/login"
-        assert "Ashdown" not in browser.text()
+    with chromium_page() as page:
+        page.goto(f"{base}/wonde/ui/")
+        page.wait_for_selector("input[name=username]")
+        assert urlsplit(page.url).path == "/auth/login"
+        assert "Ashdown" not in page.inner_text("body")
 
         # Sign in through Airflow's own form; it sends us back to the page.
-        browser.type_into("input[name=username]", USER)
-        browser.type_into("input[name=password]", PASSWORD)
-        browser.click("button[type=submit]")
-        browser.wait_for(
-            "location.pathname === '/wonde/ui/' && document.querySelector('h1') !== null"
-        )
-        assert f"Signed in as {USER} (Airflow user)" in browser.text("[data-testid=viewer]")
+        page.locator("input[name=username]").press_sequentially(USER)
+        page.locator("input[name=password]").press_sequentially(PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: urlsplit(url).path == "/wonde/ui/")
+        viewer = page.get_by_test_id("viewer")
+        expect(viewer).to_contain_text(f"Signed in as {USER} (Airflow user)")
 
         # The catalog.
-        assert browser.text("[data-testid=catalog-count]") == str(seeded.school_count)
-        assert (
-            browser.evaluate("document.querySelector('[data-testid=catalog]').dataset.health")
-            == "ok"
-        )
-        assert browser.evaluate("document.querySelector('[data-testid=catalog-warning]')") is None
+        assert page.get_by_test_id("catalog-count").inner_text() == str(seeded.school_count)
+        assert page.get_by_test_id("catalog").get_attribute("data-health") == "ok"
+        assert page.get_by_test_id("catalog-warning").count() == 0
 
         # Every site with its connection, health and counts.
-        rows = site_rows(browser)
+        rows = site_rows(page)
         assert list(rows) == list(SITES)
         assert {k: r["health"] for k, r in rows.items()} == EXPECTED_HEALTH
         assert {k: r["connection"] for k, r in rows.items()} == EXPECTED_CONNECTION
@@ -176,71 +165,63 @@ def test_wonde_page_in_airflow(world, airflow, tmp_path):
             seeded.ashdown_run,
             seeded.catalog_run,
         ]
-        assert [r["id"] for r in history_rows(browser)] == every
-        overview_png = browser.screenshot(tmp_path / "wonde-overview.png")
-        print(f"\nscreenshot: {overview_png}")
+        assert [r["id"] for r in history_rows(page)] == every
+        page.screenshot(path=tmp_path / "wonde-overview.png", full_page=True)
+        print(f"\nscreenshot: {tmp_path / 'wonde-overview.png'}")
 
         # Filters, through the form.
-        choose(browser, "status", "Failed")
-        submit_filters(browser)
-        assert parse_qs(urlsplit(browser.url()).query) == {"status": ["Failed"]}
-        assert [(r["id"], r["status"]) for r in history_rows(browser)] == [
+        filter_history(page, status="Failed")
+        assert parse_qs(urlsplit(page.url).query) == {"status": ["Failed"]}
+        assert [(r["id"], r["status"]) for r in history_rows(page)] == [
             (seeded.beacon_failed_run, "Failed")
         ]
-        choose(browser, "status", "")
-        choose(browser, "site", "beacon")
-        submit_filters(browser)
-        assert {r["site"] for r in history_rows(browser)} == {"beacon"}
-        assert len(history_rows(browser)) == 2
-        choose(browser, "site", "")
-        choose(browser, "kind", "catalog")
-        submit_filters(browser)
-        assert [r["id"] for r in history_rows(browser)] == [seeded.catalog_run]
+        filter_history(page, status="", site="beacon")
+        assert {r["site"] for r in history_rows(page)} == {"beacon"}
+        assert len(history_rows(page)) == 2
+        filter_history(page, site="", kind="catalog")
+        assert [r["id"] for r in history_rows(page)] == [seeded.catalog_run]
 
         # A run's detail: counts, filtered counts by reason, record issues and their CSV.
-        browser.goto(f"{base}/wonde/ui/")
-        browser.click(
-            f"tr[data-run-id='{seeded.ashdown_run}'] a[href$='/runs/{seeded.ashdown_run}']"
-        )
-        browser.wait_for(f"location.pathname === '/wonde/ui/runs/{seeded.ashdown_run}'")
-        detail = browser.text("body")
+        page.goto(f"{base}/wonde/ui/")
+        page.click(f"tr[data-run-id='{seeded.ashdown_run}'] a[href$='/runs/{seeded.ashdown_run}']")
+        page.wait_for_url(lambda url: urlsplit(url).path == f"/wonde/ui/runs/{seeded.ashdown_run}")
+        detail = page.inner_text("body")
         assert f"Run #{seeded.ashdown_run}: Full import" in detail
         assert "Completed" in detail and "Suspended in the MIS" in detail
-        assert seeded.ashdown_bad_email_id in browser.text("[data-testid=issues]")
-        download = browser.download("[data-testid=csv]", tmp_path / "downloads")
-        assert download.name == f"wonde-run-{seeded.ashdown_run}-issues.csv"
-        csv_text = download.read_text()
+        assert seeded.ashdown_bad_email_id in page.get_by_test_id("issues").inner_text()
+        with page.expect_download() as download:
+            page.get_by_test_id("csv").click()
+        assert download.value.suggested_filename == f"wonde-run-{seeded.ashdown_run}-issues.csv"
+        csv_path = tmp_path / "downloads" / download.value.suggested_filename
+        download.value.save_as(csv_path)
+        csv_text = csv_path.read_text()
         assert csv_text.splitlines()[0].startswith("run_id,site_id,record_type,external_id")
         assert seeded.ashdown_bad_email_id in csv_text
-        run_png = browser.screenshot(tmp_path / "wonde-run.png")
-        print(f"screenshot: {run_png}")
+        page.screenshot(path=tmp_path / "wonde-run.png", full_page=True)
+        print(f"screenshot: {tmp_path / 'wonde-run.png'}")
 
         # Its DAG run opens in Airflow's UI.
-        browser.click("a[data-dag-run]")
-        browser.wait_for(f"location.pathname.startsWith('/dags/{IMPORT_DAG}/runs/')")
-        browser.wait_for(f"document.body.innerText.includes({json.dumps(IMPORT_DAG_RUN)})")
+        page.click("a[data-dag-run]")
+        page.wait_for_url(lambda url: urlsplit(url).path.startswith(f"/dags/{IMPORT_DAG}/runs/"))
+        expect(page.locator("body")).to_contain_text(IMPORT_DAG_RUN)
 
         # The nav entry "Wonde" shows the page inside Airflow's UI.
-        browser.goto(f"{base}/")
-        browser.click("a[aria-label=Wonde]")
+        page.goto(f"{base}/")
+        page.click("a[aria-label=Wonde]")
         # Airflow's UI mirrors the framed page's path after its own: /plugin/wonde/...
-        browser.wait_for("location.pathname.startsWith('/plugin/wonde')")
-        browser.wait_for(
-            "(() => { const f = document.querySelector('iframe');"
-            " const h = f && f.contentDocument && f.contentDocument.querySelector('h1');"
-            " return h && h.innerText.includes('Wonde integration'); })()"
-        )
-        assert browser.evaluate("new URL(document.querySelector('iframe').src).pathname") == (
-            "/wonde/ui/"
-        )
-        in_airflow_png = browser.screenshot(tmp_path / "wonde-in-airflow.png", full_page=False)
-        print(f"screenshot: {in_airflow_png}")
+        page.wait_for_url(lambda url: urlsplit(url).path.startswith("/plugin/wonde"))
+        framed = page.frame_locator("iframe")
+        expect(framed.locator("h1")).to_contain_text("Wonde integration")
+        iframe_src = page.locator("iframe").get_attribute("src")
+        assert urlsplit(iframe_src).path == "/wonde/ui/"
+        page.screenshot(path=tmp_path / "wonde-in-airflow.png")
+        print(f"screenshot: {tmp_path / 'wonde-in-airflow.png'}")
 
         # Signed out: refused again.
-        browser.clear_cookies()
-        browser.goto(f"{base}/wonde/ui/runs/{seeded.ashdown_run}")
-        browser.wait_for("location.pathname === '/auth/login'")
-        assert seeded.ashdown_bad_email_id not in browser.text()
+        page.context.clear_cookies()
+        page.goto(f"{base}/wonde/ui/runs/{seeded.ashdown_run}")
+        page.wait_for_url(lambda url: urlsplit(url).path == "/auth/login")
+        assert seeded.ashdown_bad_email_id not in page.inner_text("body")
 
 
 def test_a_missing_chromium_fails_and_says_how_to_install_it(monkeypatch, tmp_path):

@@ -12,63 +12,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import requests
 
+from wonde_emulator import Emulator
 from wonde_sync.wonde.client import WondeClient
 
 APP_TOKEN = "app-token-5f3c9e1d7a"
 CONN_ID = "wonde_default"
 
 
-class EmulatorControl:
-    """Thin wrapper over the emulator's control API (``/_emulator/``; no auth)."""
-
-    def __init__(self, emu: Any) -> None:
-        self.emu = emu
-        self.base_url: str = emu.base_url
-        self.api_url: str = emu.api_url
-        self.port = int(self.base_url.rsplit(":", 1)[1])
-        self.other_host = f"localhost:{self.port}"
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        url = f"{self.base_url}/_emulator/{path}"
-        response = requests.request(method, url, json=body, timeout=10)
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def fault(self, **spec: Any) -> Any:
-        return self._call("POST", "faults", spec)
-
-    def faults(self) -> Any:
-        return self._call("GET", "faults")
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "faults")
-
-    def config(self, **settings: Any) -> Any:
-        return self._call("POST", "config", settings)
-
-    def rotate_token(self, token: str) -> Any:
-        return self._call("POST", "tokens/rotate", {"token": token})
-
-    def school_state(self, school_id: str) -> Any:
-        return self._call("GET", f"schools/{school_id}/state")
-
-    def approve(self, school_id: str) -> Any:
-        return self._call("POST", f"schools/{school_id}/approve")
-
-    def request_stats(self) -> dict[str, Any]:
-        return self._call("GET", "requests")
-
-    def request_total(self, path_contains: str = "") -> int:
-        """Requests the emulator served whose path contains ``path_contains``."""
-        stats = self.request_stats()
-        if not path_contains:
-            return int(stats["total"])
-        return sum(int(n) for path, n in stats["by_path"].items() if path_contains in path)
-
-
-def _start(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Iterator[EmulatorControl]:
+def _start(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Iterator[Emulator]:
     settings = {
         "schools": 60,
         "staff_per_school": 12,
@@ -79,8 +31,6 @@ def _start(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Iterator[Emulator
         "port": 0,
     }
     settings.update(options)
-    from wonde_emulator import Emulator  # imported late: the stub tests do not need it
-
     with Emulator(**settings) as emu:
         connection = {
             "conn_type": "http",
@@ -88,17 +38,23 @@ def _start(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Iterator[Emulator
             "extra": {"Authorization": f"Bearer {APP_TOKEN}"},
         }
         monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
-        yield EmulatorControl(emu)
+        yield emu
 
 
 @pytest.fixture
-def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorControl]:
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """A small emulator (60 schools, 12 staff each, 3 approved) wired to ``wonde_default``."""
     yield from _start(monkeypatch)
 
 
 @pytest.fixture
-def big_emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorControl]:
+def other_host(emu: Emulator) -> str:
+    """Another name of ``emu``'s host (``localhost:<port>``): the AUS schools' region domain."""
+    return f"localhost:{emu.port}"
+
+
+@pytest.fixture
+def big_emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """An emulator with 1,000 schools in the directory."""
     yield from _start(monkeypatch, schools=1000, staff_per_school=2)
 
@@ -201,7 +157,9 @@ class StubServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def json(self, path: str, body: Any, status: int = 200, **headers: str) -> None:

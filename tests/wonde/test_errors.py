@@ -19,8 +19,8 @@ from wonde_sync.wonde.errors import (
 from .conftest import CONN_ID
 
 
-def test_rotated_token_is_a_permanent_auth_error(emu, make_client, secret_watch):
-    emu.rotate_token("rotated-token-0a9b8c7d")
+def test_rotated_token_is_a_permanent_auth_error(emu, control, make_client, secret_watch):
+    control.rotate_token("rotated-token-0a9b8c7d")
     secret_watch.add("rotated-token-0a9b8c7d")
     client = make_client()
 
@@ -39,7 +39,7 @@ def test_rotated_token_is_a_permanent_auth_error(emu, make_client, secret_watch)
 
 
 def test_unapproved_school_is_forbidden(emu, make_client, secret_watch):
-    school_id = emu.emu.school_ids()[-1]  # only the first 3 are approved
+    school_id = emu.school_ids()[-1]  # only the first 3 are approved
     client = make_client()
 
     with pytest.raises(WondeForbiddenError) as raised:
@@ -64,7 +64,7 @@ def test_unknown_school_is_not_found(emu, make_client, secret_watch):
 
 
 def test_validation_error_carries_the_errors(emu, make_client, secret_watch):
-    school_id = emu.emu.school_ids()[10]
+    school_id = emu.school_ids()[10]
     client = make_client()
     with pytest.raises(WondeValidationError) as raised:
         client.post(

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from airflow.sdk import BaseHook
 
+from tests.support.emulator_control import EmulatorControl
 from wonde_sync.wonde.client import Page, WondeClient
 from wonde_sync.wonde.errors import WondeResponseError
 
@@ -23,16 +24,17 @@ def test_connection_resolves_from_the_environment_outside_a_task(emu):
 
 
 def test_a_thousand_schools_in_pages_of_fifty(big_emu, make_client, secret_watch):
+    control = EmulatorControl(big_emu)
     client = make_client(per_page=50)
     pages = list(client.iter_pages("schools/all"))
 
     assert [page.number for page in pages] == list(range(1, 21))
     assert all(isinstance(page, Page) and len(page.records) == 50 for page in pages)
     ids = [record["id"] for page in pages for record in page.records]
-    assert ids == list(big_emu.emu.school_ids())
+    assert ids == list(big_emu.school_ids())
     assert len(set(ids)) == 1000
     assert client.request_count == 20
-    assert big_emu.request_total("/schools/all") == 20
+    assert control.requests_to("/schools/all") == 20
     assert parse_qs(urlsplit(pages[0].url).query)["per_page"] == ["50"]
     secret_watch.assert_clean(client)
 
@@ -41,26 +43,27 @@ def test_iter_records_streams_the_same_records(big_emu, make_client):
     client = make_client(per_page=200)
     records = client.iter_records("/schools/all")  # leading slash tolerated
     assert inspect.isgenerator(records)
-    assert [record["id"] for record in records] == list(big_emu.emu.school_ids())
+    assert [record["id"] for record in records] == list(big_emu.school_ids())
     assert client.request_count == 5
 
 
 def test_pages_are_fetched_lazily(big_emu, make_client):
+    control = EmulatorControl(big_emu)
     client = make_client(per_page=100)
     pages = client.iter_pages("schools/all")
     assert inspect.isgenerator(pages)
-    assert big_emu.request_total("/schools/all") == 0  # nothing sent before iterating
+    assert control.requests_to("/schools/all") == 0  # nothing sent before iterating
 
     first = next(pages)
     assert first.number == 1
-    assert big_emu.request_total("/schools/all") == 1
+    assert control.requests_to("/schools/all") == 1
     assert client.request_count == 1
 
     second = next(pages)
     assert second.number == 2
-    assert big_emu.request_total("/schools/all") == 2
+    assert control.requests_to("/schools/all") == 2
     pages.close()
-    assert big_emu.request_total("/schools/all") == 2
+    assert control.requests_to("/schools/all") == 2
 
 
 def test_params_are_sent_and_kept_by_next(big_emu, make_client):
@@ -80,16 +83,18 @@ def test_params_are_sent_and_kept_by_next(big_emu, make_client):
         assert query["per_page"] == ["7"]
 
 
-def test_next_on_another_host_is_followed_verbatim_with_the_token(emu, make_client):
-    emu.config(next_host=emu.other_host)
+def test_next_on_another_host_is_followed_verbatim_with_the_token(
+    emu, other_host, control, make_client
+):
+    control.configure(next_host=other_host)
     client = make_client(per_page=10)
     pages = list(client.iter_pages("schools/all"))
 
     assert urlsplit(pages[0].url).netloc == urlsplit(emu.api_url).netloc
     assert len(pages) == 6
-    assert all(urlsplit(page.url).netloc == emu.other_host for page in pages[1:])
+    assert all(urlsplit(page.url).netloc == other_host for page in pages[1:])
     ids = [record["id"] for page in pages for record in page.records]
-    assert ids == list(emu.emu.school_ids())  # the other host answered (token accepted)
+    assert ids == list(emu.school_ids())  # the other host answered (token accepted)
 
 
 def test_empty_collection_is_one_empty_page(emu, make_client):
@@ -163,13 +168,13 @@ def test_the_same_token_is_sent_to_every_page(stub, make_client):
 
 
 def test_a_list_request_on_a_single_resource_is_a_response_error(emu, make_client):
-    school_id = emu.emu.school_ids()[0]
+    school_id = emu.school_ids()[0]
     with pytest.raises(WondeResponseError, match="no 'data' list"):
         next(make_client().iter_pages(f"schools/{school_id}"))
 
 
 def test_get_returns_the_data_object(emu, make_client):
-    school_id = emu.emu.school_ids()[0]
+    school_id = emu.school_ids()[0]
     school = make_client().get(f"schools/{school_id}")
     assert school["id"] == school_id
     assert "domain" in school["region"]

@@ -23,14 +23,16 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
-def test_recovers_mid_stream_without_duplicates_or_gaps(emu, make_client, secret_watch, fault):
-    emu.fault(**fault, path_contains="/schools/all", skip=2, times=2)
+def test_recovers_mid_stream_without_duplicates_or_gaps(
+    emu, control, make_client, secret_watch, fault
+):
+    control.fault(**fault, path_contains="/schools/all", skip=2, times=2)
     client = make_client(per_page=10, timeout=0.5, max_attempts=4)
 
     pages = list(client.iter_pages("schools/all"))
 
     ids = [record["id"] for page in pages for record in page.records]
-    assert ids == list(emu.emu.school_ids())  # in order: no duplicate, no gap
+    assert ids == list(emu.school_ids())  # in order: no duplicate, no gap
     assert [page.number for page in pages] == list(range(1, PAGES + 1))
     assert client.request_count == PAGES + 2  # two failed attempts on page 3, then success
     warnings = secret_watch.warnings()
@@ -42,9 +44,9 @@ def test_recovers_mid_stream_without_duplicates_or_gaps(emu, make_client, secret
     secret_watch.assert_clean(client)
 
 
-def test_retry_after_is_honoured_and_capped(emu, make_client, secret_watch):
+def test_retry_after_is_honoured_and_capped(control, make_client, secret_watch):
     # backoff_initial would wait 0.01 s; the server asks for 5 s, capped at backoff_max.
-    emu.fault(kind="status", status=429, retry_after=5, path_contains="/schools/all", times=1)
+    control.fault(kind="status", status=429, retry_after=5, path_contains="/schools/all", times=1)
     client = make_client(per_page=100, backoff_initial=0.01, backoff_max=0.2)
     assert len(list(client.iter_records("schools/all"))) == 60
     [warning] = secret_watch.warnings()
@@ -52,16 +54,16 @@ def test_retry_after_is_honoured_and_capped(emu, make_client, secret_watch):
     assert warning.endswith("retrying in 0.20 s")
 
 
-def test_retry_after_zero_overrides_the_exponential_backoff(emu, make_client, secret_watch):
-    emu.fault(kind="status", status=503, retry_after=0, path_contains="/schools/all", times=1)
+def test_retry_after_zero_overrides_the_exponential_backoff(control, make_client, secret_watch):
+    control.fault(kind="status", status=503, retry_after=0, path_contains="/schools/all", times=1)
     client = make_client(per_page=100, backoff_initial=0.04, backoff_max=1.0)
     assert len(list(client.iter_records("schools/all"))) == 60
     [warning] = secret_watch.warnings()
     assert warning.endswith("retrying in 0.00 s")
 
 
-def test_backoff_doubles_and_is_capped(emu, make_client, secret_watch):
-    emu.fault(kind="status", status=500, path_contains="/schools/all", times=4)
+def test_backoff_doubles_and_is_capped(control, make_client, secret_watch):
+    control.fault(kind="status", status=500, path_contains="/schools/all", times=4)
     client = make_client(per_page=100, max_attempts=5, backoff_initial=0.01, backoff_max=0.03)
     assert len(list(client.iter_records("schools/all"))) == 60
     waits = [re.search(r"retrying in ([\d.]+) s", w).group(1) for w in secret_watch.warnings()]
@@ -77,8 +79,10 @@ def test_backoff_doubles_and_is_capped(emu, make_client, secret_watch):
     ],
     ids=["503", "reset", "timeout"],
 )
-def test_exhaustion_raises_a_clear_transient_error(emu, make_client, secret_watch, fault, reason):
-    emu.fault(**fault, path_contains="/schools/all", times=None)
+def test_exhaustion_raises_a_clear_transient_error(
+    emu, control, make_client, secret_watch, fault, reason
+):
+    control.fault(**fault, path_contains="/schools/all", times=None)
     client = make_client(per_page=25, max_attempts=3, timeout=0.3)
 
     with pytest.raises(WondeTransientError) as raised:
@@ -97,8 +101,8 @@ def test_exhaustion_raises_a_clear_transient_error(emu, make_client, secret_watc
     secret_watch.assert_clean(error, client)
 
 
-def test_exhaustion_after_some_pages_were_streamed(emu, make_client):
-    emu.fault(kind="status", status=502, path_contains="/schools/all", skip=1, times=None)
+def test_exhaustion_after_some_pages_were_streamed(control, make_client):
+    control.fault(kind="status", status=502, path_contains="/schools/all", skip=1, times=None)
     client = make_client(per_page=25, max_attempts=2)
     pages = client.iter_pages("schools/all")
     assert len(next(pages).records) == 25
@@ -106,18 +110,18 @@ def test_exhaustion_after_some_pages_were_streamed(emu, make_client):
         next(pages)
 
 
-def test_a_single_attempt_does_not_retry(emu, make_client):
-    emu.fault(kind="status", status=500, path_contains="/schools/all", times=1)
+def test_a_single_attempt_does_not_retry(control, make_client):
+    control.fault(kind="status", status=500, path_contains="/schools/all", times=1)
     client = make_client(max_attempts=1)
     with pytest.raises(WondeTransientError, match=r"after 1 attempt\(s\)"):
         client.get("schools/all")
     assert client.request_count == 1
 
 
-def test_an_empty_page_mid_stream_ends_it_with_a_warning(emu, make_client, secret_watch):
+def test_an_empty_page_mid_stream_ends_it_with_a_warning(control, make_client, secret_watch):
     # The emulator's "empty" fault answers 200 with a valid, empty last page: nothing in the
     # envelope says it is wrong, so the stream ends there; the client says so in a warning.
-    emu.fault(kind="empty", path_contains="/schools/all", skip=2, times=1)
+    control.fault(kind="empty", path_contains="/schools/all", skip=2, times=1)
     client = make_client(per_page=10)
     pages = list(client.iter_pages("schools/all"))
     assert [len(page.records) for page in pages] == [10, 10, 0]

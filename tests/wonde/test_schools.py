@@ -11,21 +11,21 @@ from wonde_sync.wonde.errors import WondeAuthError, WondeForbiddenError
 from .conftest import APP_TOKEN
 
 
-def _school_on_other_host(emu, client):
+def _school_on_other_host(other_host, client):
     for school in client.iter_records("schools/all"):
-        if school["region"]["domain"] == emu.other_host:
+        if school["region"]["domain"] == other_host:
             return school
     pytest.fail("the emulator has no school on the other host")
 
 
-def test_for_school_uses_the_region_domain(emu, make_client, secret_watch):
+def test_for_school_uses_the_region_domain(emu, other_host, control, make_client, secret_watch):
     client = make_client()
-    school = _school_on_other_host(emu, client)
-    emu.approve(school["id"])
+    school = _school_on_other_host(other_host, client)
+    control.approve(school["id"])
 
     school_client = client.for_school(school)
 
-    assert school_client.base_url == f"http://{emu.other_host}/v1.0"  # scheme and path kept
+    assert school_client.base_url == f"http://{other_host}/v1.0"  # scheme and path kept
     staff = list(school_client.iter_records(f"schools/{school['id']}/employees"))
     assert len(staff) == 12
     assert len({person["id"] for person in staff}) == 12
@@ -37,7 +37,7 @@ def test_for_school_uses_the_region_domain(emu, make_client, secret_watch):
 
 def test_for_school_keeps_the_client_settings(emu, make_client):
     client = make_client(per_page=7, timeout=3.0, max_attempts=2, backoff_max=0.5)
-    school = client.get(f"schools/{emu.emu.school_ids()[0]}")
+    school = client.get(f"schools/{emu.school_ids()[0]}")
     school_client = client.for_school(school)
     assert (
         school_client.per_page,
@@ -49,16 +49,16 @@ def test_for_school_keeps_the_client_settings(emu, make_client):
     assert urlsplit(school_client.base_url).netloc == school["region"]["domain"]
 
 
-def test_school_token_works_for_its_school(emu, make_client, secret_watch):
-    school_id = emu.emu.school_ids()[0]  # approved
-    school_token = emu.school_state(school_id)["school_token"]
+def test_school_token_works_for_its_school(emu, control, make_client, secret_watch):
+    school_id = emu.school_ids()[0]  # approved
+    school_token = control.school_token(school_id)
     assert school_token and school_token != APP_TOKEN
     secret_watch.add(school_token)
     client = make_client()
     school = client.get(f"schools/{school_id}")
 
     school_client = client.for_school(school, school_token=school_token)
-    emu.rotate_token("rotated-app-token-31415")  # the app token no longer works ...
+    control.rotate_token("rotated-app-token-31415")  # the app token no longer works ...
     secret_watch.add("rotated-app-token-31415")
 
     staff = list(school_client.iter_records(f"schools/{school_id}/employees"))
@@ -69,9 +69,9 @@ def test_school_token_works_for_its_school(emu, make_client, secret_watch):
     secret_watch.assert_clean(client, school_client)
 
 
-def test_school_token_is_refused_for_another_school(emu, make_client, secret_watch):
-    first, second = emu.emu.school_ids()[:2]  # both approved
-    school_token = emu.school_state(first)["school_token"]
+def test_school_token_is_refused_for_another_school(emu, control, make_client, secret_watch):
+    first, second = emu.school_ids()[:2]  # both approved
+    school_token = control.school_token(first)
     secret_watch.add(school_token)
     client = make_client()
     other = client.for_school(client.get(f"schools/{second}"), school_token=school_token)
@@ -85,7 +85,7 @@ def test_school_token_is_refused_for_another_school(emu, make_client, secret_wat
 
 
 def test_request_access_and_revoke(emu, make_client, secret_watch):
-    school_id = emu.emu.school_ids()[20]
+    school_id = emu.school_ids()[20]
     client = make_client()
     contact = {
         "first_name": "Ada",
@@ -106,9 +106,9 @@ def test_request_access_and_revoke(emu, make_client, secret_watch):
     secret_watch.assert_clean(client)
 
 
-def test_writes_are_retried_on_transient_faults(emu, make_client, secret_watch):
-    school_id = emu.emu.school_ids()[21]
-    emu.fault(kind="status", status=503, path_contains="request-access", times=1)
+def test_writes_are_retried_on_transient_faults(emu, control, make_client, secret_watch):
+    school_id = emu.school_ids()[21]
+    control.fault(kind="status", status=503, path_contains="request-access", times=1)
     client = make_client()
     requested = client.post(f"schools/{school_id}/request-access", json={"contacts": []})
     assert requested["state"] == "pending"
@@ -117,13 +117,13 @@ def test_writes_are_retried_on_transient_faults(emu, make_client, secret_watch):
     secret_watch.assert_clean(client)
 
 
-def test_repr_and_str_never_show_a_token(emu, make_client, secret_watch):
+def test_repr_and_str_never_show_a_token(emu, other_host, make_client, secret_watch):
     school_token = "school-token-2718281828"
     secret_watch.add(school_token)
     client = make_client()
-    client.get(f"schools/{emu.emu.school_ids()[0]}")
+    client.get(f"schools/{emu.school_ids()[0]}")
     school_client = client.for_school(
-        {"id": "X", "region": {"domain": emu.other_host}}, school_token=school_token
+        {"id": "X", "region": {"domain": other_host}}, school_token=school_token
     )
     for text in (repr(client), str(client), repr(school_client), str(school_client)):
         assert APP_TOKEN not in text
@@ -138,7 +138,7 @@ def test_a_wrong_school_token_is_an_auth_error_about_the_school_token(
     bogus = "bogus-school-token-1234567"
     secret_watch.add(bogus)
     client = make_client()
-    school_id = emu.emu.school_ids()[0]
+    school_id = emu.school_ids()[0]
     school_client = client.for_school(client.get(f"schools/{school_id}"), school_token=bogus)
 
     with pytest.raises(WondeAuthError) as raised:
