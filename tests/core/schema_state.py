@@ -18,6 +18,7 @@ REVISIONS = [
     "002_imports",
     "003_connection_lifecycle",
     "004_sync_run_context",
+    "005_one_site_per_school",
 ]
 
 #: Tables that record migrations rather than hold data.

@@ -19,6 +19,7 @@ PROG = "python -m wonde_sync"
 #: raised, and importing it to check (pydantic, cryptography) would slow every error down.
 _OPERATOR_ERRORS = {
     "wonde_sync.admin.sites": ("SiteError",),
+    "wonde_sync.core.text_input": ("UnsafeTextError",),
     "wonde_sync.admin.api_tokens": ("ApiTokenError",),
     "wonde_sync.catalog.queries": ("SearchQueryError",),
     "wonde_sync.school_access.errors": ("AccessLifecycleError",),

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from wonde_sync.core import text_input
 from wonde_sync.core.database import as_utc, table
 from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED
 
@@ -90,6 +91,8 @@ def search(engine: Engine, query: str, limit: int = 20) -> list[dict]:
     Case, repeated spaces, spaces inside postcodes, apostrophes and full stops in names
     do not matter.
     """
+    if query and text_input.has_control_characters(query):
+        raise SearchQueryError(text_input.CONTROL_MESSAGE)
     text = " ".join((query or "").split())
     needle = _name_key(text)
     if len(needle) < MIN_SEARCH_CHARS:

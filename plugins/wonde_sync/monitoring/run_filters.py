@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wonde_sync.core import sync_history
+from wonde_sync.core import sync_history, text_input
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
+#: Far past any real history, and small enough that the row offset fits a BIGINT.
+MAX_PAGE = 1_000_000
 
 
 class DetailsQueryError(ValueError):
@@ -43,6 +45,9 @@ def check_filters(
     page_size: int | str | None = None,
 ) -> RunFilters:
     """Validate Sync History filters (blank means "any"); :class:`DetailsQueryError` if bad."""
+    for name, value in (("site", site), ("status", status), ("kind", kind)):
+        if value and text_input.has_control_characters(value):
+            raise DetailsQueryError(name, text_input.CONTROL_MESSAGE)
     site = (site or "").strip() or None
     status = (status or "").strip() or None
     kind = (kind or "").strip() or None
@@ -60,7 +65,7 @@ def check_filters(
         site=site,
         status=status,
         kind=kind,
-        page=_positive("page", page, 1, None),
+        page=_positive("page", page, 1, MAX_PAGE),
         page_size=_positive("page_size", page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
     )
 

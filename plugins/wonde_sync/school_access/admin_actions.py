@@ -3,8 +3,7 @@ Re-request, turn imports on or off.
 
 A school is held by one site at a time (pending or approved): a second site asking for it
 gets :class:`AccessConflictError`, so that no admin can revoke, or read through imports,
-another site's school. The rule is enforced here rather than by a unique index, so that
-rows written before it existed cannot block the migration.
+another site's school. The database enforces it (see :mod:`.claims`).
 """
 
 from __future__ import annotations
@@ -13,11 +12,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from wonde_sync.core.database import table, utcnow
-from wonde_sync.school_access import rows, transitions
+from wonde_sync.school_access import claims, rows, transitions
 from wonde_sync.school_access.contact_form import AccessRequestContact, parse_school_id
 from wonde_sync.school_access.errors import (
     AccessConflictError,
@@ -66,7 +63,7 @@ def request_access(
                 "pick it from the results."
             )
         current = rows.read(conn, site_id, lock=False)
-        _check_school_free(conn, school_id, site_id)
+        claims.check_school_free(conn, school_id, site_id)
     same_school = current is not None and current["school_id"] == school_id
     if state_of(current) == APPROVED:
         if same_school:
@@ -75,20 +72,26 @@ def request_access(
             f"Site {site_id} is already connected to {current['school_id']} and approved; a "
             "site connects to one school."
         )
-    if _approved_on_wonde(client, school_id):
-        with engine.begin() as conn:
-            _save_request(conn, current, site_id, school_id, contact, actor, source, approved=True)
-        return access_status(engine, site_id)
-    if current is not None and not same_school and current["status"] == PENDING:
-        # The site changes its mind: withdraw the pending request to the other school.
-        _revoke_on_wonde(client, current["school_id"])
-    answer = client.post(
-        f"schools/{school_id}/request-access", json={"contacts": [contact.wonde_contact()]}
-    )
-    wonde_state = answer.get("state") if isinstance(answer, dict) else None
-    approved = wonde_state in ("approved", "audited")  # approved between the two calls
-    with engine.begin() as conn:
-        _save_request(conn, current, site_id, school_id, contact, actor, source, approved=approved)
+    # The school is claimed before Wonde is asked: a second site asking for it meanwhile is
+    # refused by the database, and sends Wonde nothing.
+    claimed = claims.claim(engine, current, site_id, school_id, contact, actor=actor, source=source)
+    try:
+        approved = _approved_on_wonde(client, school_id)
+        if not approved:
+            if current is not None and not same_school and current["status"] == PENDING:
+                # The site changes its mind: withdraw the pending request to the other school.
+                _revoke_on_wonde(client, current["school_id"])
+            answer = client.post(
+                f"schools/{school_id}/request-access",
+                json={"contacts": [contact.wonde_contact()]},
+            )
+            wonde_state = answer.get("state") if isinstance(answer, dict) else None
+            approved = wonde_state in ("approved", "audited")  # approved between the two calls
+    except Exception:
+        claims.release(engine, current, claimed, actor=actor, source=source)
+        raise
+    if approved:
+        claims.settle_already_approved(engine, claimed, actor=actor, source=source)
     return access_status(engine, site_id)
 
 
@@ -113,7 +116,7 @@ def revoke_and_rerequest(
         current = rows.read(conn, site_id, lock=False)
         if current is not None:
             # Revoking on Wonde acts on the school, whoever holds it: never another site's.
-            _check_school_free(conn, current["school_id"], site_id)
+            claims.check_school_free(conn, current["school_id"], site_id)
     if current is None:
         raise NoAccessError(
             f"Site {site_id} is not connected to a school: search for the school and request "
@@ -173,24 +176,6 @@ def set_enabled(
     return access_status(engine, site_id)
 
 
-def _check_school_free(conn: Connection, school_id: str, site_id: str) -> None:
-    """Raise :class:`AccessConflictError` if another site holds ``school_id``."""
-    accesses = table(conn.engine, "wonde_connections")
-    taken = conn.execute(
-        sa.select(accesses.c.site_id).where(
-            accesses.c.school_id == school_id,
-            accesses.c.site_id != site_id,
-            accesses.c.status.in_(rows.ACTIVE),
-        )
-    ).first()
-    if taken is not None:
-        # Which site holds it is another customer's business: not said.
-        raise AccessConflictError(
-            f"School {school_id} is already connected to another CalmCompliance site. "
-            "Contact support if this is your school."
-        )
-
-
 def _approved_on_wonde(client: Any, school_id: str) -> bool:
     """Whether Wonde lists ``school_id`` as approved for the app (``meta/schools/{id}``)."""
     try:
@@ -207,50 +192,3 @@ def _revoke_on_wonde(client: Any, school_id: str) -> None:
         client.delete(f"schools/{school_id}/revoke-access")
     except WondeNotFoundError:
         log.info("School %s is unknown to Wonde; nothing to withdraw", school_id)
-
-
-def _save_request(
-    conn: Connection,
-    before: dict | None,
-    site_id: str,
-    school_id: str,
-    contact: AccessRequestContact,
-    actor: str | None,
-    source: str,
-    *,
-    approved: bool,
-) -> None:
-    """Write a request: pending for ``school_id`` with this contact; or, when Wonde already
-    lists the school as approved (``approved``), "School Already Approved" (no token)."""
-    now = utcnow()
-    if approved:
-        change = "already_approved"
-        state_values = {**transitions.ALREADY_APPROVED_VALUES, "approved_at": now}
-    else:
-        change = "requested"
-        state_values = {"status": PENDING, "status_reason": "Access requested", "requested_at": now}
-    values = {
-        "school_id": school_id,
-        "requested_by": actor,
-        "contact_first_name": contact.first_name,
-        "contact_last_name": contact.last_name,
-        "contact_email": str(contact.email),
-        "contact_phone": contact.phone,
-        "contact_notes": contact.notes,
-        "approval_announced_at": None,
-        **rows.NO_TOKEN,
-        **state_values,
-    }
-    row = rows.read(conn, site_id)
-    if row is None:
-        rows.insert(conn, site_id, change=change, source=source, actor=actor, **values)
-        return
-    if before is not None and row["lifecycle_version"] != before["lifecycle_version"]:
-        # A webhook or another admin changed the access while Wonde was being asked.
-        raise AccessConflictError(
-            f"The connection of site {site_id} changed while access was being requested; "
-            "reload its status and try again."
-        )
-    if row["school_id"] != school_id:
-        change = f"school_changed ({change})"
-    rows.write(conn, row, change=change, source=source, actor=actor, **values)

@@ -10,7 +10,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from wonde_sync.core import text_input
 
 NAME_MAX = 100
 EMAIL_MAX = 254
@@ -39,6 +48,14 @@ class AccessRequestContact(BaseModel):
     email: EmailStr
     phone: str | None = None
     notes: str | None = None
+
+    # Defined first, so pydantic runs it last of the "before" checks: after the shape checks.
+    @field_validator("first_name", "last_name", "email", "phone", "notes", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            text_input.check_text(value, multiline=info.field_name == "notes")
+        return value
 
     @field_validator("first_name", "last_name", mode="before")
     @classmethod

@@ -110,10 +110,7 @@ def write(
         .values(**values)
     ).rowcount
     if updated != 1:
-        raise ConcurrentChangeError(
-            f"The connection of site {row['site_id']} changed meanwhile; reload its status and "
-            "try again."
-        )
+        raise changed_meanwhile(row["site_id"])
     after = {**row, **values}
     _journal(conn, row, after, change=change, source=source, actor=actor, detail=detail, at=now)
     return after
@@ -141,10 +138,33 @@ def insert(
     return after
 
 
+def remove(
+    conn: Connection, row: dict, *, change: str, source: str, actor: str | None = None
+) -> None:
+    """Delete an access row if it is still at the version read (the site is no longer
+    connected); journal it. Raises :class:`ConcurrentChangeError` when it changed."""
+    accesses = table(conn.engine, "wonde_connections")
+    deleted = conn.execute(
+        sa.delete(accesses).where(
+            accesses.c.site_id == row["site_id"],
+            accesses.c.lifecycle_version == row["lifecycle_version"],
+        )
+    ).rowcount
+    if deleted != 1:
+        raise changed_meanwhile(row["site_id"])
+    _journal(conn, row, None, change=change, source=source, actor=actor, detail=None, at=utcnow())
+
+
+def changed_meanwhile(site_id: str) -> ConcurrentChangeError:
+    return ConcurrentChangeError(
+        f"The connection of site {site_id} changed meanwhile; reload its status and try again."
+    )
+
+
 def _journal(
     conn: Connection,
     before: dict | None,
-    after: dict,
+    after: dict | None,
     *,
     change: str,
     source: str,
@@ -154,10 +174,11 @@ def _journal(
 ) -> None:
     history = table(conn.engine, "wonde_connection_history")
     from_state, to_state = state_of(before), state_of(after)
+    subject = after or before
     conn.execute(
         sa.insert(history).values(
-            site_id=after["site_id"],
-            school_id=after["school_id"],
+            site_id=subject["site_id"],
+            school_id=subject["school_id"],
             change=change,
             from_status=from_state,
             to_status=to_state,
@@ -169,8 +190,8 @@ def _journal(
     )
     log.info(
         "Connection of site %s (school %s): %s, %s -> %s [%s]",
-        after["site_id"],
-        after["school_id"],
+        subject["site_id"],
+        subject["school_id"],
         change,
         from_state,
         to_state,

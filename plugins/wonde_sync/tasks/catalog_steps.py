@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from wonde_sync.catalog import rebuild
-from wonde_sync.core import sync_history
+from wonde_sync.core import interrupted_runs, sync_history
 from wonde_sync.core.database import engine_for
 from wonde_sync.tasks.outcomes import no_retry_when_permanent
 
@@ -41,6 +41,7 @@ def recorded_step(engine: Engine, run_id: int, what: str) -> Generator[None, Non
 def begin(dag_id: str | None, dag_run_id: str | None, run_type: str | None = None) -> dict:
     """Open a Sync History row for a rebuild; return its id and start time."""
     engine = engine_for()
+    interrupted_runs.close_interrupted(engine, sync_history.CATALOG, dag_id=dag_id)
     run_id = sync_history.start_run(
         engine,
         sync_history.CATALOG,

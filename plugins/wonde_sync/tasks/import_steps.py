@@ -9,8 +9,9 @@ import logging
 from datetime import datetime
 
 from wonde_sync.catalog import queries, rebuild
+from wonde_sync.core import interrupted_runs
 from wonde_sync.core.database import as_utc, engine_for
-from wonde_sync.core.sync_history import BACKFILL
+from wonde_sync.core.sync_history import BACKFILL, FULL_IMPORT
 from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED, RUN_FULL_SYNC_FIRST
 from wonde_sync.people import importer
 from wonde_sync.people import store as people_store
@@ -101,6 +102,8 @@ def import_one_site(
         dag_run_id=dag_run_id,
         run_type=run_type,
     )
+    # Full or incremental: the sweep covers both kinds of this site's imports.
+    interrupted_runs.close_interrupted(engine, FULL_IMPORT, site_id=site_id, dag_id=dag_id)
     with no_retry_when_permanent():
         summary = importer.import_site(engine, WondeClient(), targets[site_id], options)
     log.info("Site %s: %s", site_id, summary["message"])

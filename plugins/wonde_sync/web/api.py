@@ -58,6 +58,7 @@ from wonde_sync.web.auth import (
     SiteAdminDep,
     WebError,
     install_error_handlers,
+    read_body,
 )
 from wonde_sync.wonde.errors import (
     WondeAuthError,
@@ -197,9 +198,7 @@ def disable(site_id: str, who: SiteAdminDep, engine: EngineDep) -> dict:
 
 async def _json_object(request: Request, *, allow_empty: bool = False) -> dict:
     """The request's JSON object body (413 when too large, 400/422 when not an object)."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise WebError(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    body = await read_body(request, MAX_BODY_BYTES)
     if not body.strip():
         if allow_empty:
             return {}

@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 
 from wonde_sync.admin import api_tokens
+from wonde_sync.core import text_input
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,24 @@ class WebError(Exception):
 
 
 ErrorAnswer = Callable[[Request, WebError], Response]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read no further than ``limit`` bytes (else 413), with JSON nested
+    no deeper than :data:`~wonde_sync.core.text_input.MAX_JSON_DEPTH` (else 422)."""
+    too_large = WebError(413, f"The request body is larger than {limit} bytes.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    if text_input.json_depth(bytes(body)) > text_input.MAX_JSON_DEPTH:
+        depth = text_input.MAX_JSON_DEPTH
+        raise WebError(422, f"The JSON body nests deeper than {depth} levels.")
+    return bytes(body)
 
 
 def install_error_handlers(app: FastAPI, answer: ErrorAnswer | None = None) -> None:
@@ -150,6 +169,8 @@ CallerDep = Annotated[api_tokens.Caller, Depends(authenticated_caller)]
 
 def site_admin(site_id: str, who: CallerDep, engine: EngineDep) -> api_tokens.Caller:
     """The caller, if an admin of ``site_id``; else 403 (whether or not the site exists)."""
+    if text_input.has_control_characters(site_id):
+        raise WebError(422, text_input.CONTROL_MESSAGE, {"site_id": [text_input.CONTROL_MESSAGE]})
     if not api_tokens.is_site_admin(engine, who.user_id, site_id):
         raise WebError(403, f"You are not an admin of site {site_id}.")
     return who

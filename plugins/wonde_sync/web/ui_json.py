@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 
 from wonde_sync.monitoring import history
 from wonde_sync.monitoring.overview import overview
@@ -14,6 +16,9 @@ from wonde_sync.web.visible_history import history_filters, visible_run
 PREFIX = "/api"
 
 router = APIRouter(prefix=PREFIX)
+
+#: Run ids are BIGINTs: a larger number is no run (422), not a database error.
+RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("/overview")
@@ -31,7 +36,7 @@ def runs_json(request: Request, viewer: JsonViewerDep, engine: EngineDep) -> dic
 
 
 @router.get("/runs/{run_id}")
-def run_json(run_id: int, request: Request, viewer: JsonViewerDep, engine: EngineDep) -> dict:
+def run_json(run_id: RunId, request: Request, viewer: JsonViewerDep, engine: EngineDep) -> dict:
     """One run with filtered counts by reason and its first record issues."""
     found = visible_run(engine, viewer, run_id)
     return {**found.as_dict(), "issues_csv": Links(request).csv(run_id)}

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
+from wonde_sync.core import text_input
 from wonde_sync.school_access.errors import ConcurrentChangeError
 from wonde_sync.school_access.token_vault import TokenVaultError
 from wonde_sync.school_access.webhook_receiver import receive_webhook
-from wonde_sync.web.auth import WebError
+from wonde_sync.web.auth import WebError, read_body
 from wonde_sync.wonde import webhooks
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,20 @@ async def wonde_webhook(request: Request) -> dict:
         raise WebError(503, "The webhook receiver is not configured.")
     if not secret_matches(request.scope.get("query_string", b""), expected):
         raise WebError(401, "Unknown webhook secret.")
+    body = await read_body(request, webhooks.MAX_BODY_BYTES)
     try:
-        event = webhooks.parse(await request.body())
+        event = webhooks.parse(body)
+        unsafe = [
+            name
+            for name, value in event.model_dump().items()
+            if isinstance(value, str) and text_input.has_control_characters(value, multiline=True)
+        ]
     except webhooks.WebhookPayloadError as exc:
         log.warning("Rejected a Wonde webhook: %s", exc)
         raise WebError(422, str(exc), exc.errors or None) from None
+    if unsafe:
+        message = text_input.CONTROL_MESSAGE
+        raise WebError(422, message, {name: [message] for name in sorted(unsafe)})
     try:
         engine = request.app.state.database()
         receipt = await run_in_threadpool(receive_webhook, engine, event)

@@ -1,0 +1,92 @@
+"""Closing the Sync History rows of tasks that stopped without saying so.
+
+A worker killed, or a task past its timeout, leaves its run ``Processing`` and its staging
+rows behind. At the start of each run or attempt, :func:`close_interrupted` closes as
+``Failed`` every ``Processing`` row of the same work (the catalog; or one site's imports,
+full and incremental alike) that no live attempt can own:
+
+* a row of the same DAG: its DAGs run one at a time (``max_active_runs=1``) and Airflow
+  runs one try of a task at a time, so an earlier row of that DAG is from a gone attempt;
+* any row started more than :data:`STALE_AFTER` ago, whoever opened it (another DAG, the
+  CLI): no task of this product runs that long.
+
+It then deletes the staging rows whose run is no longer ``Processing``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from wonde_sync.core.database import table, utcnow
+from wonde_sync.core.sync_history import (
+    CATALOG,
+    FAILED,
+    FULL_IMPORT,
+    INCREMENTAL_IMPORT,
+    PROCESSING,
+)
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = (
+    "Interrupted: the task stopped before finishing (worker killed or timed out); "
+    "the next run starts again."
+)
+#: Longer than any task may run (its execution timeout), so an older row has no owner.
+STALE_AFTER = timedelta(hours=12)
+#: Kinds that do the same work, and so are swept together.
+_SAME_WORK = {
+    CATALOG: (CATALOG,),
+    FULL_IMPORT: (FULL_IMPORT, INCREMENTAL_IMPORT),
+    INCREMENTAL_IMPORT: (FULL_IMPORT, INCREMENTAL_IMPORT),
+}
+_STAGING = ("wonde_schools_staging", "wonde_people_staging")
+
+
+def close_interrupted(
+    engine: Engine,
+    kind: str,
+    *,
+    site_id: str | None = None,
+    dag_id: str | None = None,
+    now: datetime | None = None,
+) -> list[int]:
+    """Close the interrupted runs of ``kind``'s work for ``site_id``; return their ids.
+
+    Call it before opening the new attempt's row.
+    """
+    runs = table(engine, "wonde_sync_runs")
+    kinds: Sequence[str] = _SAME_WORK.get(kind, (kind,))
+    now = now or utcnow()
+    unowned = runs.c.started_at < now - STALE_AFTER
+    if dag_id is not None:
+        unowned = sa.or_(unowned, runs.c.dag_id == dag_id)
+    with engine.begin() as conn:
+        closed = list(
+            conn.execute(
+                sa.select(runs.c.id).where(
+                    runs.c.status == PROCESSING,
+                    runs.c.kind.in_(kinds),
+                    runs.c.site_id.is_(None) if site_id is None else runs.c.site_id == site_id,
+                    unowned,
+                )
+            ).scalars()
+        )
+        if closed:
+            conn.execute(
+                sa.update(runs)
+                .where(runs.c.id.in_(closed), runs.c.status == PROCESSING)
+                .values(status=FAILED, message=INTERRUPTED, finished_at=now)
+            )
+        live = sa.select(runs.c.id).where(runs.c.status == PROCESSING)
+        for name in _STAGING:
+            staging = table(engine, name)
+            conn.execute(sa.delete(staging).where(staging.c.sync_run_id.not_in(live)))
+    if closed:
+        log.warning("Closed interrupted Sync History runs %s (%s)", closed, kind)
+    return closed
