@@ -1,8 +1,10 @@
 """The main job end to end on the embedded default (``make demo``).
 
 Starts the bundled Wonde emulator, prepares a SQLite Airflow home under ``.demo/``, runs
-the full schools sync with ``airflow dags test`` into ``.demo/calm.db``, and prints a
-summary. Environment knobs: DEMO_SCHOOLS (default 5000), DEMO_STAFF (default 40).
+the full schools sync with ``airflow dags test`` into ``.demo/calm.db``, connects three
+sites, runs the incremental sync, and prints a summary. Environment knobs: DEMO_SCHOOLS
+(default 5000), DEMO_STAFF (default 40), DEMO_DIR (default ``.demo``). The emulator's
+options go to ``emulator.json`` there, so ``make airflow`` can serve the same data.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / ".demo"
+DEMO = Path(os.environ.get("DEMO_DIR", REPO / ".demo")).resolve()
 CALM_DB = DEMO / "calm.db"
 AIRFLOW_HOME = DEMO / "airflow"
 TOKEN = "demo-app-token"
@@ -23,17 +25,20 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def start_emulator(schools: int, staff: int) -> tuple[subprocess.Popen, str]:
-    """Start the emulator in its own process; return the process and its base URL."""
+    """Start the emulator in its own process; return the process and its base URL.
+
+    Its options, port included, are kept in ``emulator.json``: the catalog's school domains
+    name that port, and ``make airflow`` starts the same emulator again.
+    """
     from wonde_emulator.process import start_process
 
-    return start_process(
-        schools=schools,
-        staff_per_school=staff,
-        students_per_school=30,
-        seed=7,
-        token=TOKEN,
-        approved=0,
+    options = dict(
+        schools=schools, staff_per_school=staff, students_per_school=30, seed=7, token=TOKEN
     )
+    proc, url = start_process(**options, approved=0)
+    options["port"] = int(url.rsplit(":", 1)[1])
+    (DEMO / "emulator.json").write_text(json.dumps(options, indent=2) + "\n")
+    return proc, url
 
 
 def airflow_env(wonde_url: str) -> dict[str, str]:
@@ -191,8 +196,9 @@ def summary(engine, full_took: float, incremental_took: float) -> bool:
     print(f"  Sync History #{catalog_run.id}:        {catalog_run.status} - {catalog_run.message}")
     print()
     print(f"Incremental sync (wonde_incremental_sync), {incremental_took:.1f} s")
+    print("  A site's first import is always full (kind full_import): with no watermark yet")
+    print("  there is no 'changed since' to ask Wonde for. Later runs are incremental_import.")
     reasons = table(engine, "wonde_sync_run_reasons")
-    personnel = table(engine, "personnel")
     all_ok = catalog_run.status == "Completed"
     for status in read_statuses(engine):
         enabled = "enabled" if status.enabled else "disabled"
@@ -204,11 +210,17 @@ def summary(engine, full_took: float, incremental_took: float) -> bool:
         run_row = runs[0]
         all_ok = all_ok and run_row.status == "Completed"
         with engine.connect() as conn:
-            active = conn.execute(
-                sa.select(sa.func.count()).where(
-                    personnel.c.site_id == status.site_id, personnel.c.status == "active"
+            active = {
+                name: conn.execute(
+                    sa.select(sa.func.count()).where(
+                        people.c.site_id == status.site_id, people.c.status == "active"
+                    )
+                ).scalar_one()
+                for name, people in (
+                    ("staff", table(engine, "personnel")),
+                    ("pupils", table(engine, "pupils")),
                 )
-            ).scalar_one()
+            }
             filtered = conn.execute(
                 sa.select(reasons.c.record_type, reasons.c.reason, reasons.c.count)
                 .where(reasons.c.sync_run_id == run_row.id)
@@ -216,13 +228,21 @@ def summary(engine, full_took: float, incremental_took: float) -> bool:
             ).all()
         print(
             f"    Sync History #{run_row.id} {run_row.kind}: {run_row.status}; "
-            f"{active} active staff in personnel"
+            f"active: {active['staff']} staff (personnel), {active['pupils']} pupils (pupils)"
         )
-        for record_type, reason, count in filtered:
-            print(f"    not imported ({record_type}): {count} {reason}")
+        for record_type, label in (("employee", "staff"), ("student", "pupils")):
+            counts = [
+                f"{count} {reason}" for kind, reason, count in filtered if kind == record_type
+            ]
+            if counts:
+                print(f"    {label} not imported: {', '.join(counts)}")
     print()
-    print(f"Database: {CALM_DB.relative_to(REPO)}; logs: {DEMO.relative_to(REPO)}/*.log")
-    print("Explore: .venv/bin/python -m wonde_sync --db sqlite:///.demo/calm.db history")
+    db = CALM_DB.relative_to(REPO) if CALM_DB.is_relative_to(REPO) else CALM_DB
+    logs = DEMO.relative_to(REPO) if DEMO.is_relative_to(REPO) else DEMO
+    print(f"Database: {db}; logs: {logs}/*.log")
+    print("Look further:")
+    print("  make airflow    # Airflow's UI on these runs, with the Wonde page")
+    print(f"  .venv/bin/python -m wonde_sync --db sqlite:///{db} history")
     return all_ok
 
 
