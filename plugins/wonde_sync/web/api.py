@@ -53,11 +53,11 @@ from wonde_sync.school_access.token_vault import TokenVaultError
 from wonde_sync.web import webhook_receiver
 from wonde_sync.web.auth import (
     CallerDep,
-    DatabaseSource,
     EngineDep,
     SiteAdminDep,
     WebError,
     install_error_handlers,
+    new_app,
     read_body,
 )
 from wonde_sync.wonde.errors import (
@@ -247,15 +247,11 @@ def create_app(
     webhook_secret: str | None = None,
 ) -> FastAPI:
     """Build the API. Defaults: ``calm_db``, ``wonde_default`` and ``WONDE_WEBHOOK_SECRET``."""
-    app = FastAPI(
-        title="CalmCompliance - Wonde connections",
-        description="Search schools, request access, follow approval, Revoke & Re-request.",
-        version="1",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
+    app = new_app(
+        "CalmCompliance - Wonde connections",
+        "Search schools, request access, follow approval, Revoke & Re-request.",
+        engine,
     )
-    app.state.database = DatabaseSource(engine)
     app.state.client_factory = client_factory or _default_client
     app.state.webhook_secret = webhook_secret
     install_error_handlers(app)

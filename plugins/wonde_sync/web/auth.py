@@ -123,6 +123,24 @@ class DatabaseSource:
         return self._engine
 
 
+def new_app(title: str, description: str, engine: Engine | None) -> FastAPI:
+    """A web app on ``engine`` (default: ``calm_db``), without public API docs routes.
+
+    Docs would publish every route and schema to anyone: both apps are built here so that
+    neither can forget it.
+    """
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.database = DatabaseSource(engine)
+    return app
+
+
 def get_engine(request: Request) -> Engine:
     """The app's CalmCompliance database (503 when it cannot be reached)."""
     try:

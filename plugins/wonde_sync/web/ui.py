@@ -38,10 +38,10 @@ from sqlalchemy.engine import Engine
 
 from wonde_sync.web import ui_json, ui_pages
 from wonde_sync.web.auth import (
-    DatabaseSource,
     WebError,
     airflow_auth_manager,
     install_error_handlers,
+    new_app,
 )
 from wonde_sync.web.rendering import environment, render_page
 
@@ -64,15 +64,11 @@ def _answer(request: Request, exc: WebError) -> Response:
 
 def create_app(*, engine: Engine | None = None) -> FastAPI:
     """Build the page and JSON app (on ``engine``, by default the ``calm_db`` connection)."""
-    app = FastAPI(
-        title="CalmCompliance - Wonde integration details",
-        description="Catalog, sites' imports and health, Sync History.",
-        version="1",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
+    app = new_app(
+        "CalmCompliance - Wonde integration details",
+        "Catalog, sites' imports and health, Sync History.",
+        engine,
     )
-    app.state.database = DatabaseSource(engine)
     app.state.templates = environment()
     install_error_handlers(app, _answer)
     app.include_router(ui_pages.router)
