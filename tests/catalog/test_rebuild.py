@@ -48,6 +48,20 @@ def rebuild_catalog(engine, page_list, **checks) -> int:
     return rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id="manual__x")
 
 
+def catalog_rows(engine) -> list[tuple]:
+    schools = table(engine, "wonde_schools")
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(schools).order_by(schools.c.id))]
+
+
+def staged_count(engine, run_id: int) -> int:
+    staging = table(engine, "wonde_schools_staging")
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).where(staging.c.sync_run_id == run_id)
+        ).scalar_one()
+
+
 def test_schema_is_applied_once(engine):
     assert apply_schema(engine) == []
     names = set(sa.inspect(engine).get_table_names())
@@ -127,21 +141,15 @@ def test_large_drop_needs_approval(engine):
 def test_publish_is_atomic(engine):
     """A failure inside the swap transaction leaves the previous catalog whole."""
     rebuild_catalog(engine, pages(30))
+    before = catalog_rows(engine)
     run_id = sync_history.start_run(engine, "catalog")
     rebuild.stage(engine, run_id, pages(35))
-    # The metadata row for this run already exists, so the last insert of publish fails.
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(table(engine, "wonde_full_sync_metadata")).values(
-                sync_run_id=run_id,
-                started_at=datetime.now(UTC),
-                finished_at=datetime.now(UTC),
-                school_count=0,
-            )
-        )
-    with pytest.raises(sa.exc.IntegrityError):
-        rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
-    assert queries.catalog_count(engine) == 30
+    # The check of the swapped-in count fails after the old rows were deleted, in the same
+    # transaction: here, as if staging had changed since it was read.
+    with pytest.raises(rebuild.CatalogValidationError, match=r"35 schools found, 36 staged"):
+        rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None, expected=36)
+    assert catalog_rows(engine) == before
+    assert staged_count(engine, run_id) == 0
 
 
 def test_search_ranks_and_validates(engine):
@@ -178,3 +186,39 @@ def test_sync_history_lifecycle(engine):
     assert [r.id for r in sync_history.list_runs(engine, status="Failed")] == [other]
     with pytest.raises(ValueError, match="Unknown Sync History counts"):
         sync_history.update_run(engine, run_id, bogus_count=1)
+
+
+def test_publishing_twice_returns_the_first_result_without_writing(engine):
+    run_id = sync_history.start_run(engine, "catalog")
+    rebuild.stage(engine, run_id, pages(12))
+    started = datetime.now(UTC)
+    assert rebuild.publish(engine, run_id, started_at=started, dag_run_id="r") == 12
+    before = catalog_rows(engine), queries.latest_full_sync(engine)
+    assert rebuild.publish(engine, run_id, started_at=started, dag_run_id="r", expected=99) == 12
+    assert (catalog_rows(engine), queries.latest_full_sync(engine)) == before
+
+
+def test_an_older_run_never_replaces_a_newer_catalog(engine):
+    older = sync_history.start_run(engine, "catalog")
+    older_start = datetime.now(UTC)
+    newer = sync_history.start_run(engine, "catalog")
+    rebuild.stage(engine, older, pages(20))
+    rebuild.stage(engine, newer, pages(21))
+    assert rebuild.publish(engine, newer, started_at=datetime.now(UTC), dag_run_id="new") == 21
+    published = catalog_rows(engine)
+
+    with pytest.raises(rebuild.CatalogSupersededError, match=rf"sync \(run {newer}\) published"):
+        rebuild.publish(engine, older, started_at=older_start, dag_run_id="old")
+
+    assert catalog_rows(engine) == published
+    assert queries.latest_full_sync(engine).sync_run_id == newer
+    assert staged_count(engine, older) == 0
+
+
+def test_a_publish_finds_no_staged_rows_and_keeps_the_catalog(engine):
+    rebuild_catalog(engine, pages(15))
+    before = catalog_rows(engine)
+    run_id = sync_history.start_run(engine, "catalog")
+    with pytest.raises(rebuild.CatalogValidationError, match="0 schools found"):
+        rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+    assert catalog_rows(engine) == before

@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from tests.school_access.conftest import CONTACT, lifecycle_env, world  # noqa: F401
-from wonde_sync.core import sync_history
+from wonde_sync.core import interrupted_runs, sync_history
 from wonde_sync.core.database import table, utcnow
 from wonde_sync.core.interrupted_runs import INTERRUPTED, STALE_AFTER
 from wonde_sync.school_access import admin_actions
@@ -95,3 +95,48 @@ def test_a_retried_import_closes_the_killed_attempt(world):  # noqa: F811
     runs = sync_history.list_runs(engine, site_id="site-a", kind=sync_history.FULL_IMPORT)
     assert runs[0].status == "Completed" and runs[0].counts["fetched_count"] > 0
     assert staged_runs(engine) == {elsewhere}
+
+
+def test_under_the_site_lock_every_processing_import_of_the_site_is_closed(world):  # noqa: F811
+    school = world.schools[5]
+    admin_actions.request_access(world.engine, world.client(), "site-a", school, CONTACT)
+    record_approval(world.engine, school, world.control.approve(school)["school_token"])
+    engine = world.engine
+    # Another DAG's attempt, started a minute ago: without the lock it may be alive...
+    recent = killed_run(
+        engine,
+        sync_history.INCREMENTAL_IMPORT,
+        site_id="site-a",
+        dag_id=INCREMENTAL,
+        age=timedelta(minutes=1),
+    )
+    assert (
+        interrupted_runs.close_interrupted(
+            engine, sync_history.FULL_IMPORT, site_id="site-a", dag_id=FULL_SYNC
+        )
+        == []
+    )
+    assert sync_history.get_run(engine, recent).status == "Processing"
+    elsewhere = killed_run(engine, sync_history.FULL_IMPORT, site_id="site-b", dag_id=INCREMENTAL)
+
+    # ... but an import holds the site's lock, which every live import of it would hold.
+    import_steps.import_one_site("site-a", full=True, dag_id=FULL_SYNC, dag_run_id="r3")
+
+    run = sync_history.get_run(engine, recent)
+    assert (run.status, run.message) == ("Failed", INTERRUPTED)
+    assert sync_history.get_run(engine, elsewhere).status == "Processing"
+    assert staged_runs(engine) == {elsewhere}
+
+
+def test_a_locked_sweep_closes_rows_of_any_age_and_dag_of_that_work_only(engine):
+    young = killed_run(engine, sync_history.INCREMENTAL_IMPORT, site_id="s1", dag_id="other")
+    other_site = killed_run(engine, sync_history.FULL_IMPORT, site_id="s2", dag_id="other")
+    catalog = killed_run(engine, sync_history.CATALOG, dag_id="other")
+    closed = interrupted_runs.close_interrupted(
+        engine, sync_history.FULL_IMPORT, site_id="s1", work_locked=True
+    )
+    assert closed == [young]
+    assert sync_history.get_run(engine, young).message == INTERRUPTED
+    assert sync_history.get_run(engine, other_site).status == "Processing"
+    assert sync_history.get_run(engine, catalog).status == "Processing"
+    assert staged_runs(engine) == {other_site, catalog}

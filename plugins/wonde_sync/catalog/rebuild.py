@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from wonde_sync.catalog.queries import catalog_count
-from wonde_sync.core.database import bulk_insert, table, utcnow
+from wonde_sync.core import run_locks
+from wonde_sync.core.database import as_utc, bulk_insert, table, utcnow
 from wonde_sync.wonde.errors import PermanentError
 from wonde_sync.wonde.objects import dig
 
@@ -49,12 +50,19 @@ REQUIRED_COLUMNS = ("id", "name")
 #: Rows written to staging per batch: bounds memory whatever the directory's size.
 CHUNK_ROWS = 5000
 
+#: The run lock of the catalog's writers (publish, refresh).
+CATALOG_LOCK = "catalog"
+
 #: A rebuild may not shrink the catalog by more than this share unless approved.
 DEFAULT_MAX_DROP_PCT = 10.0
 
 
 class CatalogValidationError(PermanentError):
     """The staged directory failed a check; the previous catalog was kept."""
+
+
+class CatalogSupersededError(PermanentError):
+    """Another rebuild published after this one started; its catalog was kept."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,7 @@ class StageResult:
 
 
 def _clean_text(value) -> str | None:
-    text = str(value).strip()
-    return text or None
+    return str(value).strip() or None
 
 
 def schools_frame(records: list[dict]) -> pd.DataFrame:
@@ -81,8 +88,7 @@ def schools_frame(records: list[dict]) -> pd.DataFrame:
     )
     for column in CATALOG_COLUMNS:
         # URNs arrive as numbers and establishment numbers as either; the catalog keeps text.
-        text = frame[column].map(_clean_text, na_action="ignore")
-        frame[column] = text
+        frame[column] = frame[column].map(_clean_text, na_action="ignore")
     frame["postcode"] = frame["postcode"].map(str.upper, na_action="ignore")
     # One missing marker (None) for every driver, whatever dtype pandas inferred.
     return frame.astype(object).where(frame.notna(), None)
@@ -205,13 +211,40 @@ def _check_staged(engine: Engine, run_id: int, max_drop_pct: float, allow_large_
     return staged
 
 
-def publish(engine: Engine, run_id: int, *, started_at: datetime, dag_run_id: str | None) -> int:
-    """Replace the catalog with the staged rows and record the full-sync metadata, atomically."""
-    schools = table(engine, "wonde_schools")
-    staging = table(engine, "wonde_schools_staging")
-    metadata = table(engine, "wonde_full_sync_metadata")
+def publish(engine: Engine, run_id: int, *, started_at: datetime, dag_run_id, expected=None) -> int:
+    """Swap the run's staged rows in as the catalog and record the full-sync metadata, in one
+    transaction, one publish at a time (the ``catalog`` run lock); return the catalog's size.
+
+    A run that already published returns its count, writing nothing (a retried task). Refused,
+    its staging removed and the catalog kept: a run overtaken by a publish made after its
+    ``started_at`` (CatalogSupersededError), and a swap of no school or not ``expected`` ones.
+    """
+    with run_locks.held(engine, CATALOG_LOCK, holder=f"catalog sync run {run_id}"):
+        try:
+            return _swap(engine, run_id, as_utc(started_at), dag_run_id, expected)
+        except PermanentError:
+            discard_staging(engine, run_id)
+            raise
+
+
+def _swap(engine, run_id, started_at, dag_run_id, expected) -> int:
+    schools, staging, metadata = (
+        table(engine, f"wonde_{n}") for n in ("schools", "schools_staging", "full_sync_metadata")
+    )
     cols = [staging.c[c] for c in CATALOG_COLUMNS]
     with engine.begin() as conn:
+        mine = metadata.c.sync_run_id == run_id
+        done = conn.execute(sa.select(metadata.c.school_count).where(mine)).scalar()
+        if done is not None:
+            log.info("Run %s already published the catalog (%d schools)", run_id, done)
+            return done
+        newest = sa.select(metadata).order_by(metadata.c.finished_at.desc()).limit(1)
+        last = conn.execute(newest).first()
+        if last is not None and as_utc(last.finished_at) >= started_at:
+            raise CatalogSupersededError(
+                f"another school directory sync (run {last.sync_run_id}) published its catalog "
+                f"({last.school_count} schools) after this run started; it stays: nothing to do."
+            )
         conn.execute(sa.delete(schools))
         conn.execute(
             sa.insert(schools).from_select(
@@ -220,6 +253,12 @@ def publish(engine: Engine, run_id: int, *, started_at: datetime, dag_run_id: st
             )
         )
         count = conn.execute(sa.select(sa.func.count()).select_from(schools)).scalar_one()
+        if count == 0 or (expected is not None and count != expected):
+            # Raised inside the transaction: the previous catalog comes back whole.
+            raise CatalogValidationError(
+                f"this run's staged directory changed after it was read ({count} schools found, "
+                f"{expected or 'some'} staged); the previous catalog was kept: run the sync again."
+            )
         conn.execute(sa.delete(staging).where(staging.c.sync_run_id == run_id))
         conn.execute(
             sa.insert(metadata).values(
@@ -236,8 +275,8 @@ def publish(engine: Engine, run_id: int, *, started_at: datetime, dag_run_id: st
 def refresh_schools(engine: Engine, school_objects: Iterable[dict]) -> int:
     """Update catalog rows from fresh Wonde school objects; return how many changed.
 
-    Used between full syncs for the schools that sites are connected to; schools not in
-    the catalog yet are added.
+    Used between full syncs for the schools that sites are connected to (adding those not in
+    the catalog yet), holding the ``catalog`` lock so that no publish swaps meanwhile.
     """
     frame = schools_frame(list(school_objects))
     frame = frame[_rejections(frame).eq("")]
@@ -245,7 +284,7 @@ def refresh_schools(engine: Engine, school_objects: Iterable[dict]) -> int:
         return 0
     schools = table(engine, "wonde_schools")
     fresh = {row["id"]: row for row in frame.to_dict("records")}
-    with engine.begin() as conn:
+    with run_locks.held(engine, CATALOG_LOCK, holder="schools refresh"), engine.begin() as conn:
         current = {
             row["id"]: {c: row[c] for c in CATALOG_COLUMNS}
             for row in conn.execute(

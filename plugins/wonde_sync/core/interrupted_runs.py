@@ -8,7 +8,10 @@ full and incremental alike) that no live attempt can own:
 * a row of the same DAG: its DAGs run one at a time (``max_active_runs=1``) and Airflow
   runs one try of a task at a time, so an earlier row of that DAG is from a gone attempt;
 * any row started more than :data:`STALE_AFTER` ago, whoever opened it (another DAG, the
-  CLI): no task of this product runs that long.
+  CLI): no task of this product runs that long;
+* with ``work_locked``, every row: the caller holds the work's run lock
+  (:mod:`wonde_sync.core.run_locks`), which every attempt at that work holds while it runs
+  and loses when its process dies, so no live attempt can own a ``Processing`` row.
 
 It then deletes the staging rows whose run is no longer ``Processing``.
 """
@@ -55,16 +58,18 @@ def close_interrupted(
     site_id: str | None = None,
     dag_id: str | None = None,
     now: datetime | None = None,
+    work_locked: bool = False,
 ) -> list[int]:
     """Close the interrupted runs of ``kind``'s work for ``site_id``; return their ids.
 
-    Call it before opening the new attempt's row.
+    Call it before opening the new attempt's row; ``work_locked`` only while holding the
+    work's run lock (then every ``Processing`` row of the work is closed, whatever its age).
     """
     runs = table(engine, "wonde_sync_runs")
     kinds: Sequence[str] = _SAME_WORK.get(kind, (kind,))
     now = now or utcnow()
-    unowned = runs.c.started_at < now - STALE_AFTER
-    if dag_id is not None:
+    unowned = sa.true() if work_locked else runs.c.started_at < now - STALE_AFTER
+    if dag_id is not None and not work_locked:
         unowned = sa.or_(unowned, runs.c.dag_id == dag_id)
     with engine.begin() as conn:
         closed = list(

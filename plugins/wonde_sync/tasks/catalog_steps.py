@@ -92,12 +92,20 @@ def validate(run_id: int, *, max_drop_pct: float, allow_large_drop: bool) -> int
 
 
 def publish(run_id: int, started_at: str, dag_run_id: str | None, staged: dict) -> int:
-    """Swap the staged directory in, record the full-sync metadata, complete the run."""
+    """Swap the staged directory in, record the full-sync metadata, complete the run.
+
+    Safe to retry: after the swap committed, it completes the run (if that was not done)
+    and returns the same count, the catalog untouched. A run overtaken by another rebuild's
+    publish fails at once, with a message saying which run's catalog was kept.
+    """
     engine = engine_for()
-    with recorded_step(engine, run_id, "Publishing the new catalog"):
-        count = rebuild.publish(
-            engine, run_id, started_at=datetime.fromisoformat(started_at), dag_run_id=dag_run_id
-        )
+    kwargs = {"started_at": datetime.fromisoformat(started_at), "dag_run_id": dag_run_id}
+    if sync_history.get_run(engine, run_id).status == sync_history.COMPLETED:
+        count = rebuild.publish(engine, run_id, **kwargs)  # already published: writes nothing
+        log.info("Run %s had already published the catalog (%d schools)", run_id, count)
+        return count
+    with no_retry_when_permanent(), recorded_step(engine, run_id, "Publishing the new catalog"):
+        count = rebuild.publish(engine, run_id, expected=staged.get("staged"), **kwargs)
     message = f"School directory synced: {count} schools in the catalog."
     if staged.get("rejected"):
         message += (

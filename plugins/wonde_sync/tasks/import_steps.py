@@ -9,9 +9,9 @@ import logging
 from datetime import datetime
 
 from wonde_sync.catalog import queries, rebuild
-from wonde_sync.core import interrupted_runs
+from wonde_sync.core import interrupted_runs, run_locks, sync_history
 from wonde_sync.core.database import as_utc, engine_for
-from wonde_sync.core.sync_history import BACKFILL, FULL_IMPORT
+from wonde_sync.core.sync_history import BACKFILL, FULL_IMPORT, INCREMENTAL_IMPORT
 from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED, RUN_FULL_SYNC_FIRST
 from wonde_sync.people import importer
 from wonde_sync.people import store as people_store
@@ -70,6 +70,15 @@ def sites_to_import(requested: list[str] | None = None, refresh: bool = True) ->
     return sorted(chosen)
 
 
+class SiteBusyError(run_locks.LockTimeout):
+    """Another run kept importing the site for longer than this attempt could wait."""
+
+
+def site_lock_key(site_id: str) -> str:
+    """The run lock every import of ``site_id`` holds, full or incremental, from any DAG."""
+    return f"site:{site_id}"
+
+
 def import_one_site(
     site_id: str,
     *,
@@ -81,33 +90,94 @@ def import_one_site(
     dag_id: str | None = None,
     dag_run_id: str | None = None,
 ) -> dict:
-    """Run one site's import; failures a retry cannot fix become no-retry failures."""
+    """Run one site's import, one at a time per site; failures a retry cannot fix become
+    no-retry failures.
+
+    The site's run lock is held from before the watermark is read until the import ends, so
+    a run that had to wait reads from where the other one left off. When the other run
+    keeps it past :func:`wonde_sync.core.run_locks.wait_bound`, :class:`SiteBusyError`
+    (retried by Airflow) names that run.
+    """
+    engine = engine_for()
+    key = site_lock_key(site_id)
+    holder = f"import of {site_id}: {dag_id or 'no DAG'} {dag_run_id or ''}".strip()
+    try:
+        with run_locks.held(engine, key, holder=holder) as lock:
+            if lock.holder_seen:
+                log.info(
+                    "Site %s: waited %.1f s for another import of this site (%s) to finish; "
+                    "this one starts from where it left off.",
+                    site_id,
+                    lock.waited,
+                    lock.holder_seen,
+                )
+            return _import_holding_lock(
+                engine,
+                site_id,
+                importer.ImportOptions(
+                    full=full,
+                    since=since,
+                    approve_mass_archive=approve_mass_archive,
+                    max_archive_pct=max_archive_pct,
+                    dag_id=dag_id,
+                    dag_run_id=dag_run_id,
+                    run_type=run_type,
+                ),
+            )
+    except run_locks.LockTimeout as exc:
+        if exc.key != key or isinstance(exc, SiteBusyError):
+            raise
+        raise SiteBusyError(
+            _busy_message(engine, site_id, exc), key=key, waited=exc.waited, holder=exc.holder
+        ) from exc
+
+
+def _import_holding_lock(engine, site_id: str, options: importer.ImportOptions) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
     from wonde_sync.school_access.import_targets import import_targets
     from wonde_sync.wonde.client import WondeClient
 
-    engine = engine_for()
+    # Read under the lock: the connection may have changed while this run waited.
     targets = {t.site_id: t for t in import_targets(engine)}
     if site_id not in targets:
         raise AirflowFailException(
             f"Site {site_id} can no longer be imported: its connection changed since the run began."
         )
-    options = importer.ImportOptions(
-        full=full,
-        since=since,
-        approve_mass_archive=approve_mass_archive,
-        max_archive_pct=max_archive_pct,
-        dag_id=dag_id,
-        dag_run_id=dag_run_id,
-        run_type=run_type,
+    # Full or incremental: the sweep covers both kinds of this site's imports, and, as every
+    # import of the site holds its lock, any of them still Processing is from a dead attempt.
+    interrupted_runs.close_interrupted(
+        engine, FULL_IMPORT, site_id=site_id, dag_id=options.dag_id, work_locked=True
     )
-    # Full or incremental: the sweep covers both kinds of this site's imports.
-    interrupted_runs.close_interrupted(engine, FULL_IMPORT, site_id=site_id, dag_id=dag_id)
     with no_retry_when_permanent():
         summary = importer.import_site(engine, WondeClient(), targets[site_id], options)
     log.info("Site %s: %s", site_id, summary["message"])
     return {k: v for k, v in summary.items() if k != "message"}
+
+
+def _busy_message(engine, site_id: str, exc: run_locks.LockTimeout) -> str:
+    """Why this attempt gave up, naming the run that holds the site (as far as known)."""
+    running = [
+        run
+        for kind in (FULL_IMPORT, INCREMENTAL_IMPORT)
+        for run in sync_history.list_runs(
+            engine, site_id=site_id, kind=kind, status=sync_history.PROCESSING, limit=1
+        )
+    ]
+    if running:
+        run = max(running, key=lambda r: r.started_at)
+        other = (
+            f"Sync History run {run.id} ({sync_history.kind_label(run.kind).lower()}, "
+            f"{run.dag_id or 'no DAG'} {run.dag_run_id or ''}".rstrip()
+            + f", started {run.started_at:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+    else:
+        other = exc.holder or "another run"
+    return (
+        f"Site {site_id} is still being imported by {other} after this run waited "
+        f"{exc.waited:.1f} s for it; nothing was imported by this attempt, and a retry will "
+        "try again."
+    )
 
 
 def requested_since(checked: dict, interval_start: datetime | None) -> datetime | None:
