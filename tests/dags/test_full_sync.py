@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -49,26 +50,39 @@ def staging_count(engine) -> int:
 
 
 @pytest.fixture
+def quick_backoff(monkeypatch):
+    """The Wonde client's retries, same attempts, without seconds of backoff between them."""
+    from wonde_sync.wonde.client import WondeClient
+
+    init = functools.partialmethod(WondeClient.__init__, backoff_initial=0.01, backoff_max=0.05)
+    monkeypatch.setattr(WondeClient, "__init__", init)
+
+
+@pytest.fixture
 def db(calm_db):
     engine = engine_from_url(calm_db)
     yield engine
     engine.dispose()
 
 
-def test_full_sync_of_5000_schools_then_rerun(airflow_db, start_emulator, db):
-    emu = start_emulator(schools=5000, seed=11)
+#: Ten pages of 200; staging in chunks is tested in tests/catalog.
+SCHOOLS = 2000
+
+
+def test_full_sync_of_a_directory_then_rerun(airflow_db, start_emulator, db):
+    emu = start_emulator(schools=SCHOOLS, seed=11)
     assert run_full_sync() == "success"
 
     rows = catalog_rows(db)
     assert [r.id for r in rows] == sorted(emu.school_ids())
-    assert len(rows) == 5000
+    assert len(rows) == SCHOOLS
     run = sync_history.list_runs(db, kind="catalog")[0]
     assert run.status == "Completed"
-    assert run.counts["fetched_count"] == 5000
-    assert "5000 schools" in run.message
+    assert run.counts["fetched_count"] == SCHOOLS
+    assert f"{SCHOOLS} schools" in run.message
     assert run.dag_id == "wonde_schools_full_sync" and run.dag_run_id
     meta = queries.latest_full_sync(db)
-    assert meta.school_count == 5000 and meta.sync_run_id == run.id
+    assert meta.school_count == SCHOOLS and meta.sync_run_id == run.id
     assert staging_count(db) == 0
 
     # A spot check of one school's mapping against what Wonde serves.
@@ -112,7 +126,7 @@ def test_auth_failure_mid_rebuild_keeps_previous_catalog(airflow_db, start_emula
     assert queries.latest_full_sync(db).sync_run_id != failed.id
 
 
-def test_lasting_network_fault_fails_cleanly(airflow_db, start_emulator, db):
+def test_lasting_network_fault_fails_cleanly(airflow_db, start_emulator, db, quick_backoff):
     emu = start_emulator(schools=800, seed=5)
     assert run_full_sync() == "success"
     before = catalog_rows(db)
@@ -126,7 +140,9 @@ def test_lasting_network_fault_fails_cleanly(airflow_db, start_emulator, db):
     assert "failed after 5 attempt" in failed.message
 
 
-def test_transient_faults_are_retried_without_gaps_or_duplicates(airflow_db, start_emulator, db):
+def test_transient_faults_are_retried_without_gaps_or_duplicates(
+    airflow_db, start_emulator, db, quick_backoff
+):
     emu = start_emulator(schools=900, seed=9)
     control = EmulatorControl(emu)
     control.fault(

@@ -2,7 +2,8 @@
 
 The first backfill imports each day of the window (a site never imported gets its full
 first import; the others read the changes since each run's data interval start, minus the
-overlap); the same backfill again changes nothing.
+overlap); the same backfill again changes nothing. The catalog and the first site's first
+import are made in-process beforehand: only the backfills need the scheduler.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import pytest
 
 from tests.people.test_sync_dags import connect, people
 from tests.support.airflow_services import parse_time
+from wonde_sync.catalog import rebuild
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table
 from wonde_sync.people import importer
+from wonde_sync.school_access.import_targets import import_targets
 
 pytestmark = pytest.mark.slow
 
 DAG_ID = "wonde_incremental_sync"
-FULL_SYNC = "wonde_schools_full_sync"
 DAYS = 2
 
 
@@ -35,7 +37,25 @@ def emu(start_emulator):
 @pytest.fixture
 def airflow(start_airflow, emu, engine):
     """A real Airflow whose tasks use this test's emulator and CalmCompliance database."""
-    return start_airflow(unpaused=(FULL_SYNC, DAG_ID))
+    return start_airflow(unpaused=(DAG_ID,))
+
+
+def sync_catalog(engine) -> None:
+    """The school directory, read from the emulator into the catalog."""
+    from wonde_sync.wonde.client import WondeClient
+
+    run_id = sync_history.start_run(engine, sync_history.CATALOG)
+    pages = (page.records for page in WondeClient().iter_pages("schools/all"))
+    rebuild.stage(engine, run_id, pages)
+    rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
+
+
+def first_import(engine, site_id: str) -> None:
+    """The site's first (full) import, outside Airflow."""
+    from wonde_sync.wonde.client import WondeClient
+
+    (target,) = [t for t in import_targets(engine) if t.site_id == site_id]
+    importer.import_site(engine, WondeClient(), target, importer.ImportOptions())
 
 
 def backfill(airflow, start, end, *options: str) -> list[dict]:
@@ -103,12 +123,10 @@ def active(rows: dict[str, dict]) -> set[str]:
 def test_backfill_imports_each_day_and_rerunning_it_changes_nothing(airflow, emu, control, engine):
     """Each backfill run imports its day; the same backfill again changes nothing."""
     ids = emu.school_ids()
-    run_id = airflow.trigger(FULL_SYNC)
-    assert [r["state"] for r in airflow.wait_for_runs(FULL_SYNC, run_ids=[run_id])] == ["success"]
+    sync_catalog(engine)
     # site-a is imported before the backfill; site-b gets its first import from it.
     connect(engine, control, "site-a", ids[0])
-    run_id = airflow.trigger(DAG_ID, {"sites": ["site-a"]})
-    assert [r["state"] for r in airflow.wait_for_runs(DAG_ID, run_ids=[run_id])] == ["success"]
+    first_import(engine, "site-a")
     assert sync_history.list_runs(engine, site_id="site-a")[0].kind == "full_import"
     connect(engine, control, "site-b", ids[1])
 

@@ -56,6 +56,10 @@ class AirflowServiceError(RuntimeError):
     """A service did not start, died, or something did not finish in time."""
 
 
+#: Seconds the services get to exit after TERM before they are killed.
+STOP_GRACE = 3.0
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
@@ -205,7 +209,9 @@ class AirflowServices:
             print(self.log_tail(), file=sys.stderr)
         for proc in self.processes.values():
             _signal_group(proc, signal.SIGTERM)
-        deadline = time.monotonic() + 20
+        # A test's services hold nothing worth a graceful shutdown (their metadata database
+        # is dropped next): a few seconds, then KILL.
+        deadline = time.monotonic() + STOP_GRACE
         for proc in self.processes.values():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
