@@ -14,12 +14,13 @@ ground truth (each school's people and MIS status) and request counters for asse
     GET    /_emulator/schools/{id}/people?type=employee|student      ground truth
     POST   /_emulator/schools/{id}/employees|students     {"forename", "surname", "email"}
     PATCH  /_emulator/schools/{id}/employees|students/{pid}
-                                        any of {"forename", "surname", "email", "mis_status"}
+                       any of {"forename", "surname", "email", "mis_status", "end_date"}
     DELETE /_emulator/schools/{id}/employees|students/{pid}
     POST   /_emulator/schools/{id}/employees|students/{pid}/restore
     GET|POST|DELETE /_emulator/faults                     see ``faults``
     POST   /_emulator/tokens/rotate                       {"token": "new"}
     GET|DELETE /_emulator/requests                        counts of Wonde-path requests
+    GET|POST|DELETE /_emulator/mis-changes                see ``mis_changes``
     GET    /_emulator/webhooks                            webhook deliveries and outcomes
 
 Errors: 400 for a bad body, 404 for an unknown school or person, 409 for a delete of a
@@ -32,6 +33,7 @@ from .dates import utc_now
 from .directory import SchoolRecord
 from .faults import FaultBook
 from .messages import HttpError, Request, Response
+from .mis_changes import MisChangeBook, add_routes
 from .people import EMPLOYEE, STUDENT
 from .routing import Router
 from .webhooks import deliver
@@ -69,6 +71,8 @@ class ControlApi:
         router.add("GET", "/_emulator/requests", self.request_counts)
         router.add("DELETE", "/_emulator/requests", self.reset_request_counts)
         router.add("GET", "/_emulator/webhooks", self.webhook_log)
+        self.mis_changes = MisChangeBook(world)
+        add_routes(router, self.mis_changes, _object)
 
     def dispatch(self, request: Request) -> Response:
         """Run the matching handler, mapping state errors to 400/404/409."""
@@ -223,7 +227,7 @@ class ControlApi:
     def edit_person(
         self, request: Request, school_id: str, collection: str, person_id: str
     ) -> Response:
-        """Change forename/surname/email/mis_status; updated_at becomes now."""
+        """Change forename/surname/email/mis_status/end_date; updated_at becomes now."""
         record = self._record(school_id)
         body = _object(request)
         with self.world.lock:

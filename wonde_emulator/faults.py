@@ -9,7 +9,7 @@ Kinds: ``status`` answers with an error status (``Retry-After`` on 429/503 when
 ``retry_after`` is given; these headers are not documented by Wonde), ``slow`` sleeps
 ``delay`` seconds before answering normally, ``truncate`` declares a longer Content-Length
 than it writes and closes, ``reset`` closes the connection without answering, ``empty``
-answers 200 with an empty last page.
+answers 200 with an empty last page (404 on a single person's path: nobody to find).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ the connection without a word.
 from __future__ import annotations
 
 import math
+import re
 import socket
 import struct
 import sys
@@ -25,6 +26,7 @@ from .wonde_api import WondeApi
 from .world import World
 
 CONTROL_PREFIX = "/_emulator/"
+_PERSON_PATH = re.compile(r"^/v1\.0/schools/[^/]+/(employees|students)/[^/]+/?$")
 
 _REASONS = {
     429: ("too_many_requests", "Too many requests, slow down."),
@@ -141,17 +143,19 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         server.world.count_request(request.path)
         fault = server.faults.take(request.path)
-        if fault is None:
-            self._send(self._answer(server.wonde.dispatch, request))
-        elif fault.kind == "slow":
-            time.sleep(fault.delay)
-            self._send(self._answer(server.wonde.dispatch, request))
+        if fault is None or fault.kind in ("slow", "truncate"):
+            if fault is not None and fault.kind == "slow":
+                time.sleep(fault.delay)
+            truncate = fault is not None and fault.kind == "truncate"
+            response = self._answer(server.wonde.dispatch, request)
+            if response.status < 400 and not truncate:
+                # Before the answer is written, so the client's next request sees the change.
+                server.control.mis_changes.answered(request.path)
+            self._send(response, truncate=truncate)
         elif fault.kind == "status":
             self._send(_status_response(fault))
         elif fault.kind == "empty":
             self._send(self._empty_page(request))
-        elif fault.kind == "truncate":
-            self._send(self._answer(server.wonde.dispatch, request), truncate=True)
         else:
             self._reset()
 
@@ -179,6 +183,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             return Response(500, {"error": "server_error", "message": repr(exc)})
 
     def _empty_page(self, request: Request) -> Response:
+        if _PERSON_PATH.match(request.path):
+            # A school whose lists are empty has nobody to look up either.
+            return HttpError(404, "not_found", "No such person at this school.").response()
         page, per_page = lenient_paging(request, self.server.max_per_page)
         link_host = self.server.world.link_host(request.host)
         meta = pagination_meta(request, page, per_page, False, link_host)

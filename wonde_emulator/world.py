@@ -14,7 +14,7 @@ import hashlib
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from .dates import timestamp
 from .directory import Directory, SchoolRecord
@@ -87,9 +87,14 @@ class Roster:
         return person
 
     def edit(self, kind: str, person_id: str, changes: dict, now: datetime) -> Person:
-        """Apply ``forename``/``surname``/``email``/``mis_status`` changes; bump updated_at."""
+        """Apply ``forename``/``surname``/``email``/``mis_status``/``end_date`` changes.
+
+        ``end_date`` (``YYYY-MM-DD`` or null) is the employment end / leaving date; it is
+        applied after ``mis_status``, so a leaver can be given a date of the test's choice.
+        updated_at becomes ``now``.
+        """
         person = self.find(kind, person_id)
-        unknown = set(changes) - {"forename", "surname", "email", "mis_status"}
+        unknown = set(changes) - {"forename", "surname", "email", "mis_status", "end_date"}
         if unknown:
             raise ValueError(f"Unknown fields: {', '.join(sorted(unknown))}")
         # Validate everything first so a bad field leaves the person untouched.
@@ -100,6 +105,7 @@ class Roster:
             raise ValueError("email must be a string or null")
         if "mis_status" in changes and changes["mis_status"] not in MIS_STATUSES:
             raise ValueError(f"mis_status must be one of {', '.join(MIS_STATUSES)}")
+        end_date = _calendar_day(changes["end_date"]) if "end_date" in changes else None
         for name in ("forename", "surname"):
             if name in changes:
                 setattr(person, name, changes[name])
@@ -109,6 +115,8 @@ class Roster:
             person.set_email(changes["email"])
         if "mis_status" in changes:
             person.set_mis_status(changes["mis_status"], now.date())
+        if "end_date" in changes:
+            person.end_date = end_date
         person.updated_at = now
         return person
 
@@ -315,3 +323,15 @@ class World:
 
 
 KIND_BY_COLLECTION = {"employees": EMPLOYEE, "students": STUDENT}
+
+
+def _calendar_day(value: object) -> date | None:
+    """A ``YYYY-MM-DD`` string as a date (None stays None); ValueError otherwise."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ValueError("end_date must be a date such as 2026-07-15, or null")

@@ -125,7 +125,7 @@ class EmulatorControl:
         return self._json("POST", f"schools/{school_id}/{kind}s", fields)["data"]
 
     def edit_person(self, school_id: str, person_id: str, kind: str = "employee", **fields) -> dict:
-        """Change forename, surname, email or mis_status; the person."""
+        """Change forename, surname, email, mis_status or end_date (YYYY-MM-DD); the person."""
         return self._json("PATCH", f"schools/{school_id}/{kind}s/{person_id}", fields)["data"]
 
     def delete_person(self, school_id: str, person_id: str, kind: str = "employee") -> dict:
@@ -135,3 +135,41 @@ class EmulatorControl:
     def restore_person(self, school_id: str, person_id: str, kind: str = "employee") -> dict:
         """Restore a deleted person; the person."""
         return self._json("POST", f"schools/{school_id}/{kind}s/{person_id}/restore")["data"]
+
+    # MIS changes while a client is paging ----------------------------------------------------
+
+    def change_after(
+        self,
+        after: int,
+        path_contains: str,
+        action: str,
+        school_id: str,
+        person_id: str,
+        kind: str = "employee",
+        **fields,
+    ) -> dict:
+        """Once ``after`` requests on paths containing ``path_contains`` have been answered,
+        ``action`` (delete, restore or edit with ``fields``) the person; the change as stored.
+
+        The change lands before the ``after``-th answer is written, so the client's next page
+        already sees it, as when a school edits its MIS while an import is paging.
+        """
+        spec = {
+            "after": after,
+            "path_contains": path_contains,
+            "action": action,
+            "school_id": school_id,
+            "person_id": person_id,
+            "type": kind,
+        }
+        if fields:
+            spec["fields"] = fields
+        return self._json("POST", "mis-changes", spec)
+
+    def mis_changes(self) -> list[dict]:
+        """The scheduled changes, each with ``matched``, ``applied`` and ``error``."""
+        return self._json("GET", "mis-changes")["data"]
+
+    def clear_mis_changes(self) -> None:
+        """Forget every scheduled change."""
+        self._json("DELETE", "mis-changes")

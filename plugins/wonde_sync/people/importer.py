@@ -3,22 +3,26 @@
 Fetch page by page (employees, students, and the deletions feed), transform each page
 with pandas, stage it, then apply everything for the site in one transaction. The site's
 watermark moves only when the whole import succeeded, so a failed run is simply redone.
+
+Pages can shift while they are read (see ``feeds``). After a full fetch, everyone who would
+be archived as absent is first looked up on their own, and only a 404 archives them. When
+the MIS changed during the read, the watermark stays where it was: a run never moves it past
+a change it may not have read, so the next run reads the same window again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import as_utc, bulk_insert, table, utcnow
 from wonde_sync.core.vocabulary import EMPLOYEE, RECORD_TYPE_LABELS, STUDENT
+from wonde_sync.people import feeds
 from wonde_sync.people import store as people_store
 from wonde_sync.people import transforms as pt
 from wonde_sync.school_access.import_targets import ImportTarget
@@ -49,14 +53,8 @@ class ImportOptions:
     dag_run_id: str | None = None
     #: How the run was started (see sync_history.RUN_TYPE_LABELS); None outside Airflow.
     run_type: str | None = None
-
-
-@dataclass
-class _Tally:
-    fetched: int = 0
-    rejected: int = 0
-    filtered: Counter = field(default_factory=Counter)
-    issues: list[tuple] = field(default_factory=list)
+    #: The instant whose date in the school's time zone is "today" for leaving dates (now).
+    as_of: datetime | None = None
 
 
 def watermark(engine: Engine, site_id: str) -> datetime | None:
@@ -82,13 +80,17 @@ def import_window_start(
 
 
 def _school(engine: Engine, school_id: str) -> dict:
-    """The school as the client needs it (for its region's domain), from the catalog."""
+    """The school as the client needs it (its region's domain) and its time zone, from the
+    catalog."""
     schools = table(engine, "wonde_schools")
     with engine.connect() as conn:
-        domain = conn.execute(
-            sa.select(schools.c.region_domain).where(schools.c.id == school_id)
-        ).scalar_one_or_none()
-    return {"id": school_id, "region": {"domain": domain}} if domain else {"id": school_id}
+        row = conn.execute(
+            sa.select(schools.c.region_domain, schools.c.timezone).where(schools.c.id == school_id)
+        ).first()
+    school = {"id": school_id, "timezone": row.timezone if row else None}
+    if row is not None and row.region_domain:
+        school["region"] = {"domain": row.region_domain}
+    return school
 
 
 def import_site(engine: Engine, client, target: ImportTarget, options: ImportOptions) -> dict:
@@ -117,13 +119,31 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
         window_start=since,
         window_end=started_at,
     )
-    tallies: dict[str, _Tally] = {}
+    tallies: dict[str, feeds.Tally] = {}
     try:
-        school_client = client.for_school(_school(engine, target.school_id), target.school_token)
-        for record_type, path, include in FEEDS:
-            tallies[record_type] = _fetch_and_stage(
-                engine, school_client, run_id, target.school_id, record_type, path, include, since
+        school = _school(engine, target.school_id)
+        school_client = client.for_school(school, target.school_token)
+        today = pt.today_in(school["timezone"], options.as_of)
+        read = {
+            record_type: feeds.Feed(
+                engine,
+                school_client,
+                run_id,
+                target.school_id,
+                record_type,
+                path,
+                include,
+                since,
+                started_at,
+                today,
             )
+            for record_type, path, include in FEEDS
+        }
+        for record_type, feed in read.items():
+            tallies[record_type] = feeds.fetch_and_stage(feed)
+        if full:
+            _confirm_absent(engine, run_id, target.site_id, read, tallies, options)
+        drift = any(t.drift for t in tallies.values())
         with engine.begin() as conn:
             results = {
                 record_type: people_store.apply(
@@ -148,7 +168,8 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
                     for reason, n in tally.filtered.items()
                 ],
             )
-            _move_watermark(conn, engine, target.site_id, started_at, run_id, full)
+            if not drift:
+                _move_watermark(conn, engine, target.site_id, started_at, run_id, full)
     except Exception as exc:
         sync_history.fail_run(engine, run_id, f"Import failed: {exc}", **_counts(tallies, {}))
         raise
@@ -156,7 +177,7 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
         people_store.discard(engine, run_id)
         _record_issues(engine, run_id, target.site_id, tallies)
     counts = _counts(tallies, results)
-    message = _message(tallies, results, full)
+    message = _message(tallies, results, full) + (_drift_note(tallies, mark) if drift else "")
     sync_history.complete_run(engine, run_id, message, **counts)
     return {
         "run_id": run_id,
@@ -168,54 +189,33 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
     }
 
 
-def _fetch_and_stage(
-    engine, client, run_id, school_id, record_type, path, include, since
-) -> _Tally:
-    tally = _Tally()
-    seen: set[str] = set()
-    today = pd.Timestamp(utcnow()).normalize()
-    params = {"include": include}
-    if since is not None:
-        params["updated_after"] = since.strftime("%Y-%m-%d %H:%M:%S")
-    for page in client.iter_pages(f"schools/{school_id}/{path}", params):
-        frame = pt.people_frame(page.records, record_type)
-        tally.fetched += len(frame)
-        _stage_frame(engine, run_id, record_type, frame, seen, tally, today)
-    deletion_params = {"type": record_type}
-    if since is not None:
-        deletion_params["updated_after"] = params["updated_after"]
-    for page in client.iter_pages(f"schools/{school_id}/deletions", deletion_params):
-        frame = pt.deletions_frame(page.records, record_type)
-        # Someone listed above is alive in the MIS whatever an older deletion says.
-        frame = frame[~frame["external_id"].isin(seen)]
-        _stage_frame(engine, run_id, record_type, frame, seen, tally, today)
-    return tally
+def _confirm_absent(engine, run_id, site_id, read, tallies, options: ImportOptions) -> None:
+    """Look up everyone a full fetch would archive as absent, so that only Wonde's 404 does.
 
-
-def _stage_frame(engine, run_id, record_type, frame, seen, tally: _Tally, today) -> None:
-    if frame.empty:
-        return
-    rejected = pt.rejection_reasons(frame, seen)
-    for ext_id, reason in zip(
-        frame["external_id"][rejected.ne("")], rejected[rejected.ne("")], strict=True
-    ):
-        tally.issues.append((record_type, ext_id, reason, None))
-    tally.rejected += int(rejected.ne("").sum())
-    frame = frame[rejected.eq("")].copy()
-    bad_email = pt.invalid_emails(frame)
-    for ext_id, email in zip(
-        frame["external_id"][bad_email], frame["email"][bad_email], strict=True
-    ):
-        tally.issues.append(
-            (record_type, ext_id, "invalid_email", f"imported without email: {email!r}")
+    The mass-archive guard bounds the cost: when it will refuse the run anyway, nobody is
+    looked up (``apply`` then fails the run before writing anything).
+    """
+    for record_type, feed in read.items():
+        absent = people_store.absent_people(
+            engine,
+            run_id,
+            site_id,
+            record_type,
+            max_archive_pct=options.max_archive_pct,
+            approve_mass_archive=options.approve_mass_archive,
         )
-    frame.loc[bad_email, "email"] = None
-    frame["reason"] = pt.filter_reasons(frame, record_type, today)
-    frame["desired_status"] = frame["reason"].map(lambda r: "archived" if r else "active")
-    frame["reason"] = frame["reason"].where(frame["reason"].ne(""), None)
-    frame["content_hash"] = pt.content_hash(frame)
-    tally.filtered.update(frame["reason"].dropna())
-    people_store.stage(engine, run_id, record_type, frame)
+        if absent:
+            feeds.confirm_absent(feed, tallies[record_type], absent)
+
+
+def _drift_note(tallies: dict[str, feeds.Tally], mark: datetime | None) -> str:
+    found = sum(t.found for t in tallies.values())
+    note = " The school's MIS changed while its pages were read, so pages may have shifted"
+    if found:
+        note += f"; {found} missing from the lists were found by looking them up"
+    if mark is None:
+        return note + "; the next import is a full one again."
+    return f"{note}; the watermark stays at {mark:%Y-%m-%d %H:%M} UTC so the next run reads again."
 
 
 def _move_watermark(conn, engine, site_id, started_at, run_id, full) -> None:
@@ -242,7 +242,7 @@ def _record_issues(engine, run_id, site_id, tallies) -> None:
     )
 
 
-def _counts(tallies: dict[str, _Tally], results: dict) -> dict[str, int]:
+def _counts(tallies: dict[str, feeds.Tally], results: dict) -> dict[str, int]:
     counts = {
         "fetched_count": sum(t.fetched for t in tallies.values()),
         "rejected_count": sum(t.rejected for t in tallies.values()),
@@ -253,7 +253,7 @@ def _counts(tallies: dict[str, _Tally], results: dict) -> dict[str, int]:
     return counts
 
 
-def _message(tallies: dict[str, _Tally], results: dict, full: bool) -> str:
+def _message(tallies: dict[str, feeds.Tally], results: dict, full: bool) -> str:
     parts = []
     for record_type, label in RECORD_TYPE_LABELS.items():
         tally, result = tallies[record_type], results[record_type]

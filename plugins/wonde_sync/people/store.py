@@ -20,8 +20,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from wonde_sync.core.database import bulk_insert, table, utcnow
 from wonde_sync.core.vocabulary import EMPLOYEE, STUDENT, WONDE_SOURCE
+from wonde_sync.people.archiving import (
+    DEFAULT_MAX_ARCHIVE_PCT,
+    MassArchiveBlocked,
+    archive_plan,
+    blocked,
+    count,
+)
 from wonde_sync.people.transforms import PEOPLE_COLUMNS
-from wonde_sync.wonde.errors import PermanentError
 
 TARGET_TABLES = {EMPLOYEE: "personnel", STUDENT: "pupils"}
 #: Imported columns per record type (staff have no year group).
@@ -39,24 +45,6 @@ STAGING_COLUMNS = [
     "content_hash",
 ]
 ABSENT_REASON = "not_in_mis"
-
-#: A run may archive at most this share of a site's active Wonde people unless approved.
-DEFAULT_MAX_ARCHIVE_PCT = 10.0
-
-
-class MassArchiveBlocked(PermanentError):
-    """A run would archive more people than allowed; nothing was applied."""
-
-    def __init__(self, site_id: str, would_archive: int, active: int, max_pct: float):
-        self.would_archive, self.active, self.max_pct = would_archive, active, max_pct
-        share = 100.0 * would_archive / active if active else 100.0
-        super().__init__(
-            f"This sync would archive {would_archive} of {active} active people of site "
-            f"{site_id} ({share:.0f}%), more than the {max_pct:g}% allowed, so nothing was "
-            "changed. If this is expected (e.g. the school really removed them), trigger "
-            f"wonde_incremental_sync with Params sites=['{site_id}'], full_resync=true and "
-            "approve_mass_archive=true."
-        )
 
 
 @dataclass
@@ -90,8 +78,43 @@ def discard(engine: Engine, run_id: int) -> None:
         conn.execute(sa.delete(staging).where(staging.c.sync_run_id == run_id))
 
 
-def _count(conn: Connection, query) -> int:
-    return conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+def unstage(engine: Engine, run_id: int, record_type: str, external_ids: Iterable[str]) -> list:
+    """Remove staged people of a run (listed, then deleted while the run was reading them);
+    return the filter reasons they had been staged with (None for the imported)."""
+    ids = list(external_ids)
+    staging = table(engine, STAGING)
+    theirs = sa.and_(
+        staging.c.sync_run_id == run_id,
+        staging.c.record_type == record_type,
+        staging.c.external_id.in_(ids),
+    )
+    with engine.begin() as conn:
+        reasons = list(conn.execute(sa.select(staging.c.reason).where(theirs)).scalars())
+        conn.execute(sa.delete(staging).where(theirs))
+    return reasons
+
+
+def absent_people(
+    engine: Engine,
+    run_id: int,
+    site_id: str,
+    record_type: str,
+    *,
+    max_archive_pct: float = DEFAULT_MAX_ARCHIVE_PCT,
+    approve_mass_archive: bool = False,
+) -> list[str] | None:
+    """The Wonde ids a complete fetch would archive as absent (``not_in_mis``).
+
+    None when the mass-archive guard will refuse the run anyway, so that nobody spends
+    requests confirming an archive that will not happen.
+    """
+    target = table(engine, TARGET_TABLES[record_type])
+    staging = table(engine, STAGING)
+    with engine.connect() as conn:
+        plan = archive_plan(conn, target, staging, run_id, site_id, record_type)
+        if blocked(plan.active, plan.filtered + plan.absent, max_archive_pct, approve_mass_archive):
+            return None
+        return list(conn.execute(sa.select(target.c.external_id).where(plan.absent_rows)).scalars())
 
 
 def apply(
@@ -118,38 +141,19 @@ def apply(
     same_person = target.c.external_id == staging.c.external_id
     now = utcnow()
 
-    active_before = _count(
-        conn, sa.select(target.c.id).where(wonde_rows, target.c.status == "active")
-    )
-    to_archive = sa.and_(
-        wonde_rows,
-        target.c.status == "active",
-        same_person,
-        mine,
-        staging.c.desired_status == "archived",
-    )
-    absent = sa.and_(
-        wonde_rows,
-        target.c.status == "active",
-        ~sa.exists().where(mine, same_person),
-    )
-    would_archive = _count(conn, sa.select(target.c.id).where(to_archive))
-    if complete:
-        would_archive += _count(conn, sa.select(target.c.id).where(absent))
-    if (
-        would_archive
-        and not approve_mass_archive
-        and would_archive > max_archive_pct / 100.0 * active_before
-    ):
-        raise MassArchiveBlocked(site_id, would_archive, active_before, max_archive_pct)
+    plan = archive_plan(conn, target, staging, run_id, site_id, record_type)
+    to_archive, absent = plan.filtered_rows, plan.absent_rows
+    would_archive = plan.filtered + (plan.absent if complete else 0)
+    if blocked(plan.active, would_archive, max_archive_pct, approve_mass_archive):
+        raise MassArchiveBlocked(site_id, would_archive, plan.active, max_archive_pct)
 
     result = ApplyResult()
     result.linked = _link_hand_made(conn, target, staging, mine, site_id)
 
     active_staged = sa.and_(mine, staging.c.desired_status == "active")
     known = sa.exists().where(wonde_rows, same_person)
-    result.created = _count(conn, sa.select(staging.c.external_id).where(active_staged, ~known))
-    result.updated = _count(
+    result.created = count(conn, sa.select(staging.c.external_id).where(active_staged, ~known))
+    result.updated = count(
         conn,
         sa.select(staging.c.external_id).where(
             active_staged,
@@ -163,7 +167,7 @@ def apply(
             ),
         ),
     )
-    result.unchanged = _count(conn, sa.select(staging.c.external_id).where(active_staged)) - (
+    result.unchanged = count(conn, sa.select(staging.c.external_id).where(active_staged)) - (
         result.created + result.updated
     )
 

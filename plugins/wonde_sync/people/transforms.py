@@ -9,15 +9,22 @@ rule that matches a record gives its reason code. Wonde has no status field on a
 ``education_details.data.status`` (pupils), an assumption this integration makes and its
 emulator follows; leavers are read from ``employment_details.data.current`` /
 ``employment_end_date`` and ``education_details.data.leaving_date``.
+
+Leaving and end dates are calendar dates (Wonde sends them as midnight ``Europe/London``), so
+they are compared with the school's "today" as calendar dates in the school's time zone
+(``today_in``): someone whose last day is today has not left yet, whatever UTC says.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -29,6 +36,43 @@ from wonde_sync.wonde.objects import dig, wonde_date
 PEOPLE_COLUMNS = ["external_id", "mis_id", "forename", "surname", "email", "year_group"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+#: The time zone of a school whose Wonde record names none (every UK school).
+DEFAULT_TIMEZONE = "Europe/London"
+
+log = logging.getLogger(__name__)
+
+
+def today_in(timezone: str | None = None, now: datetime | None = None) -> pd.Timestamp:
+    """Midnight of the calendar day ``now`` (default: this instant) falls on in ``timezone``.
+
+    ``timezone`` is an IANA name such as the school's (``None``, or a name this machine does
+    not know, means DEFAULT_TIMEZONE). The answer is zone-aware, so that ``filter_reasons``
+    compares dates in that zone.
+    """
+    zone = timezone or DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("Unknown time zone %r; using %s for today's date", zone, DEFAULT_TIMEZONE)
+        zone = DEFAULT_TIMEZONE
+    moment = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if moment.tzinfo is None:
+        moment = moment.tz_localize("UTC")
+    return moment.tz_convert(zone).normalize()
+
+
+def before_day(stamps: pd.Series, today: pd.Timestamp) -> pd.Series:
+    """Whether each timestamp falls on a calendar day before ``today``'s, in ``today``'s zone.
+
+    A zone-naive ``today`` is read as UTC. Missing timestamps are not before.
+    """
+    today = pd.Timestamp(today)
+    if today.tzinfo is None:
+        today = today.tz_localize("UTC")
+    stamps = pd.to_datetime(stamps, utc=True)
+    days = stamps.dt.tz_convert(today.tzinfo).dt.normalize()
+    return (days < today.normalize()).fillna(False).astype(bool)
 
 
 @dataclass(frozen=True)
@@ -64,8 +108,8 @@ FILTER_RULES: tuple[FilterRule, ...] = (
         "left",
         (EMPLOYEE, STUDENT),
         "employment_details.data.current is false, or employment_end_date / "
-        "education_details.data.leaving_date before today",
-        lambda f, today: f["current"].eq(False) | (f["end_date"] < today).fillna(False),
+        "education_details.data.leaving_date before today (calendar dates, school's zone)",
+        lambda f, today: f["current"].eq(False) | before_day(f["end_date"], today),
     ),
 )
 
@@ -155,7 +199,10 @@ def deletions_frame(records: list[dict], record_type: str) -> pd.DataFrame:
 
 
 def filter_reasons(frame: pd.DataFrame, record_type: str, today: pd.Timestamp) -> pd.Series:
-    """Per record, the reason code of the first matching rule, or "" when it is imported."""
+    """Per record, the reason code of the first matching rule, or "" when it is imported.
+
+    ``today`` is the school's day, best from ``today_in(school_timezone)``.
+    """
     rules = [r for r in FILTER_RULES if record_type in r.record_types]
     if frame.empty:
         return pd.Series([], dtype=object)

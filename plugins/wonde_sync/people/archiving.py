@@ -1,0 +1,76 @@
+"""Who an import would archive, and the guard that refuses archiving too many at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from wonde_sync.core.vocabulary import WONDE_SOURCE
+from wonde_sync.wonde.errors import PermanentError
+
+#: A run may archive at most this share of a site's active Wonde people unless approved.
+DEFAULT_MAX_ARCHIVE_PCT = 10.0
+
+
+class MassArchiveBlocked(PermanentError):
+    """A run would archive more people than allowed; nothing was applied."""
+
+    def __init__(self, site_id: str, would_archive: int, active: int, max_pct: float):
+        self.would_archive, self.active, self.max_pct = would_archive, active, max_pct
+        share = 100.0 * would_archive / active if active else 100.0
+        super().__init__(
+            f"This sync would archive {would_archive} of {active} active people of site "
+            f"{site_id} ({share:.0f}%), more than the {max_pct:g}% allowed, so nothing was "
+            "changed. If this is expected (e.g. the school really removed them), trigger "
+            f"wonde_incremental_sync with Params sites=['{site_id}'], full_resync=true and "
+            "approve_mass_archive=true."
+        )
+
+
+def count(conn: Connection, query) -> int:
+    """How many rows ``query`` selects."""
+    return conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+
+
+@dataclass
+class ArchivePlan:
+    """Who applying a run's staged people would archive, with the conditions selecting them."""
+
+    active: int
+    filtered: int
+    absent: int
+    filtered_rows: sa.ColumnElement
+    absent_rows: sa.ColumnElement
+
+
+def archive_plan(conn, target, staging, run_id, site_id, record_type) -> ArchivePlan:
+    """Who applying the staged people would archive: the filtered, and (if complete) the absent."""
+    mine = sa.and_(staging.c.sync_run_id == run_id, staging.c.record_type == record_type)
+    wonde_rows = sa.and_(target.c.site_id == site_id, target.c.source == WONDE_SOURCE)
+    same_person = target.c.external_id == staging.c.external_id
+    filtered_rows = sa.and_(
+        wonde_rows,
+        target.c.status == "active",
+        same_person,
+        mine,
+        staging.c.desired_status == "archived",
+    )
+    absent_rows = sa.and_(
+        wonde_rows,
+        target.c.status == "active",
+        ~sa.exists().where(mine, same_person),
+    )
+    return ArchivePlan(
+        active=count(conn, sa.select(target.c.id).where(wonde_rows, target.c.status == "active")),
+        filtered=count(conn, sa.select(target.c.id).where(filtered_rows)),
+        absent=count(conn, sa.select(target.c.id).where(absent_rows)),
+        filtered_rows=filtered_rows,
+        absent_rows=absent_rows,
+    )
+
+
+def blocked(active: int, would_archive: int, max_pct: float, approved: bool) -> bool:
+    """Whether the mass-archive guard refuses archiving ``would_archive`` of ``active``."""
+    return bool(would_archive) and not approved and would_archive > max_pct / 100.0 * active

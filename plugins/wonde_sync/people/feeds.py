@@ -1,0 +1,214 @@
+"""Reading one school's staff or pupils from Wonde and staging them, page by page.
+
+Wonde's lists are offset pages, so a person deleted or restored in the MIS while an import
+is paging shifts every later page by one: someone is skipped, or read twice. What keeps an
+import right anyway:
+
+* The deletions feed is read before the list and again after it. Any difference means the
+  MIS changed during the read (``Tally.drift``), and so does a person stamped as updated
+  after the run started. A deletion that appeared meanwhile wins over the list (the person
+  was listed before being deleted); a person restored meanwhile may have been skipped, so
+  is looked up on their own.
+* A record read twice with the same content is a page overlap: it is counted once.
+* After a full fetch the importer looks up, one by one, each person it would archive as
+  absent (``confirm_absent``): only Wonde's 404 archives them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from wonde_sync.people import store as people_store
+from wonde_sync.people import transforms as pt
+from wonde_sync.wonde.errors import WondeNotFoundError, WondeResponseError
+
+#: What a fingerprint of a listed person covers: what is imported and what filters them.
+_FINGERPRINT = [*pt.PEOPLE_COLUMNS, "mis_status", "current", "end_date"]
+
+
+@dataclass
+class Tally:
+    """What reading one record type gave: counts, record issues, and signs of drift."""
+
+    fetched: int = 0
+    rejected: int = 0
+    filtered: Counter = field(default_factory=Counter)
+    issues: list[tuple] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    #: Whether the MIS changed while its pages were read (pages may have shifted).
+    drift: bool = False
+    #: People missing from the list whom an individual lookup found.
+    found: int = 0
+    #: Records read twice, identical (counted once).
+    repeats: int = 0
+    prints: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One record type of one school, read for one run."""
+
+    engine: Engine
+    client: object
+    run_id: int
+    school_id: str
+    record_type: str
+    path: str
+    include: str
+    since: datetime | None
+    started_at: datetime
+    today: pd.Timestamp
+
+    def params(self, **extra: str) -> dict:
+        """Query parameters of a list request (with the window of an incremental)."""
+        if self.since is not None:
+            extra["updated_after"] = self.since.strftime("%Y-%m-%d %H:%M:%S")
+        return extra
+
+
+def fetch_and_stage(feed: Feed) -> Tally:
+    """Read the list and the deletions feed of ``feed`` and stage everyone in them."""
+    tally = Tally()
+    before = _deletion_marks(feed)
+    # Wonde stamps whole seconds, so a change in the run's first second counts as before it.
+    start = pd.Timestamp(feed.started_at).floor("s")
+    path = f"schools/{feed.school_id}/{feed.path}"
+    for page in feed.client.iter_pages(path, feed.params(include=feed.include)):
+        frame = _without_repeats(pt.people_frame(page.records, feed.record_type), tally)
+        tally.fetched += len(frame)
+        if bool((pd.to_datetime(frame["updated_at"], utc=True) > start).any()):
+            tally.drift = True
+        stage_frame(feed, frame, tally)
+    after: dict[str, str | None] = {}
+    restored: list[str] = []
+    for page in _deletion_pages(feed):
+        marks = _marks(page.records, feed.record_type)
+        after.update(marks)
+        frame = pt.deletions_frame(page.records, feed.record_type)
+        # Someone listed above is alive in the MIS whatever an older deletion says; a
+        # deletion made since the list was read is newer than the list.
+        fresh = {
+            i
+            for i in frame["external_id"]
+            if i in tally.seen and (i not in before or before[i] is not None)
+        }
+        if fresh:
+            was = people_store.unstage(feed.engine, feed.run_id, feed.record_type, fresh)
+            tally.filtered.subtract(reason for reason in was if reason)
+            tally.filtered = +tally.filtered  # drop the reasons counted down to zero
+            tally.seen -= fresh
+        frame = frame[~frame["external_id"].isin(tally.seen)]
+        stage_frame(feed, frame, tally)
+        restored += [i for i, mark in marks.items() if mark and before.get(i) != mark]
+    if after != before:
+        tally.drift = True
+    for external_id in restored:
+        if external_id not in tally.seen:
+            look_up(feed, external_id, tally)
+    return tally
+
+
+def confirm_absent(feed: Feed, tally: Tally, external_ids: Iterable[str]) -> int:
+    """Look up each person a full fetch did not list; stage those Wonde still has.
+
+    Returns how many Wonde answered 404 for (confirmed absent). Any other error stops the
+    run: an archive needs evidence.
+    """
+    confirmed = 0
+    for external_id in external_ids:
+        if external_id not in tally.seen and not look_up(feed, external_id, tally):
+            confirmed += 1
+    return confirmed
+
+
+def look_up(feed: Feed, external_id: str, tally: Tally) -> bool:
+    """Fetch one person by id and stage them (drift: the list skipped them); False on 404."""
+    path = f"schools/{feed.school_id}/{feed.path}/{external_id}"
+    try:
+        record = feed.client.get(path, {"include": feed.include})
+    except WondeNotFoundError:
+        return False
+    if not isinstance(record, dict) or record.get("id") != external_id:
+        raise WondeResponseError(
+            f"Wonde GET {path} answered with another record than {external_id}",
+            url=path,
+            method="GET",
+        )
+    tally.fetched += 1
+    tally.found += 1
+    tally.drift = True
+    stage_frame(feed, pt.people_frame([record], feed.record_type), tally)
+    return True
+
+
+def stage_frame(feed: Feed, frame: pd.DataFrame, tally: Tally) -> None:
+    """Reject, clean, filter and stage one frame of people (or deletions)."""
+    if frame.empty:
+        return
+    record_type = feed.record_type
+    rejected = pt.rejection_reasons(frame, tally.seen)
+    for ext_id, reason in zip(
+        frame["external_id"][rejected.ne("")], rejected[rejected.ne("")], strict=True
+    ):
+        tally.issues.append((record_type, ext_id, reason, None))
+    tally.rejected += int(rejected.ne("").sum())
+    frame = frame[rejected.eq("")].copy()
+    bad_email = pt.invalid_emails(frame)
+    for ext_id, email in zip(
+        frame["external_id"][bad_email], frame["email"][bad_email], strict=True
+    ):
+        tally.issues.append(
+            (record_type, ext_id, "invalid_email", f"imported without email: {email!r}")
+        )
+    frame.loc[bad_email, "email"] = None
+    frame["reason"] = pt.filter_reasons(frame, record_type, feed.today)
+    frame["desired_status"] = frame["reason"].map(lambda r: "archived" if r else "active")
+    frame["reason"] = frame["reason"].where(frame["reason"].ne(""), None)
+    frame["content_hash"] = pt.content_hash(frame)
+    tally.filtered.update(frame["reason"].dropna())
+    people_store.stage(feed.engine, feed.run_id, record_type, frame)
+
+
+def _without_repeats(frame: pd.DataFrame, tally: Tally) -> pd.DataFrame:
+    """The frame without records already read identically (a shifted page repeats one)."""
+    if frame.empty:
+        return frame
+    prints = [
+        "\x1f".join("" if pd.isna(v) else str(v) for v in row)
+        for row in frame[_FINGERPRINT].itertuples(index=False, name=None)
+    ]
+    repeat = []
+    for ext_id, mark in zip(frame["external_id"], prints, strict=True):
+        repeat.append(bool(ext_id) and tally.prints.get(ext_id) == mark)
+        if ext_id:
+            tally.prints.setdefault(ext_id, mark)
+    tally.repeats += sum(repeat)
+    return frame[[not r for r in repeat]]
+
+
+def _deletion_pages(feed: Feed):
+    params = feed.params(type=feed.record_type)
+    return feed.client.iter_pages(f"schools/{feed.school_id}/deletions", params)
+
+
+def _deletion_marks(feed: Feed) -> dict[str, str | None]:
+    """Each deletion of the feed: id -> its ``restored_at`` date text (None: not restored)."""
+    marks: dict[str, str | None] = {}
+    for page in _deletion_pages(feed):
+        marks.update(_marks(page.records, feed.record_type))
+    return marks
+
+
+def _marks(records: list[dict], record_type: str) -> dict[str, str | None]:
+    marks = {}
+    for record in records:
+        if record.get("id") and record.get("type", record_type) == record_type:
+            restored = record.get("restored_at")
+            marks[record["id"]] = restored.get("date") if isinstance(restored, dict) else None
+    return marks
