@@ -1,16 +1,17 @@
 """Who may call the API: service tokens (401) and site admins (403), refusals changing
-nothing; tokens kept only as their SHA-256."""
+nothing, not even a token's last_used_at; tokens kept only as their SHA-256."""
 
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from tests.school_access.conftest import CONTACT
 from wonde_sync.admin import api_tokens
-from wonde_sync.core.database import table
+from wonde_sync.core.database import as_utc, table, utcnow
 from wonde_sync.school_access.admin_actions import request_access
 from wonde_sync.school_access.transitions import record_approval
 
@@ -132,3 +133,63 @@ def test_site_admins_are_granted_and_revoked(two_sites):
     assert api_tokens.revoke_site_admin(two_sites, "ann@site-a", "site-b") is False
     assert not api_tokens.is_site_admin(two_sites, "ann@site-a", "site-b")
     assert api_tokens.is_site_admin(two_sites, "ann@site-a", "site-a")
+
+
+def last_used(world, user: str) -> list:
+    tokens = table(world.engine, "wonde_api_tokens")
+    with world.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(tokens.c.last_used_at)
+                .where(tokens.c.user_id == user)
+                .order_by(tokens.c.id)
+            ).scalars()
+        )
+
+
+def used_long_ago(world) -> None:
+    """Every token last used two hours ago, so that any new use would move the time."""
+    tokens = table(world.engine, "wonde_api_tokens")
+    with world.engine.begin() as conn:
+        conn.execute(sa.update(tokens).values(last_used_at=utcnow() - timedelta(hours=2)))
+
+
+def test_refused_calls_leave_last_used_at_unchanged(api, world, approved_school):
+    used_long_ago(world)
+    revoked = api_tokens.create_api_token(world.engine, "bob@site-b")
+    api_tokens.revoke_api_token(world.engine, revoked.token_id)
+    before = last_used(world, "bob@site-b")
+    refused = {"Authorization": f"Bearer {revoked.token}"}
+
+    for method, path, body in SITE_ROUTES:
+        assert call(api, world, method, path, body, world.auth("bob@site-b")).status_code == 403
+        assert call(api, world, method, path, body, refused, site="site-b").status_code == 401
+        assert last_used(world, "bob@site-b") == before, path
+
+
+def test_allowed_calls_move_last_used_at(api, world, approved_school):
+    used_long_ago(world)
+    [before] = last_used(world, "bob@site-b")
+    started = utcnow()
+
+    assert api.get("/sites/site-b/connection", headers=world.auth("bob@site-b")).status_code == 200
+
+    [after] = last_used(world, "bob@site-b")
+    assert as_utc(after) >= started > as_utc(before)
+    assert last_used(world, "ann@site-a") != [after]  # only the caller's token
+
+
+def test_a_refusal_inside_the_details_app_leaves_last_used_at_unchanged(world):
+    from fastapi.testclient import TestClient
+
+    from wonde_sync.web.ui import create_app
+
+    used_long_ago(world)
+    before = last_used(world, "bob@site-b")
+    with TestClient(create_app(engine=world.engine)) as details:
+        other_site = details.get("/api/runs?site=site-a", headers=world.auth("bob@site-b"))
+        assert other_site.status_code == 403
+        assert last_used(world, "bob@site-b") == before
+        own_site = details.get("/api/runs?site=site-b", headers=world.auth("bob@site-b"))
+        assert own_site.status_code == 200
+    assert last_used(world, "bob@site-b") != before

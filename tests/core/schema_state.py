@@ -19,6 +19,7 @@ REVISIONS = [
     "003_connection_lifecycle",
     "004_sync_run_context",
     "005_one_site_per_school",
+    "006_webhook_journal",
 ]
 
 #: Tables that record migrations rather than hold data.

@@ -1,4 +1,5 @@
-"""School tokens at rest: Fernet with WONDE_TOKEN_KEY; the dev key only for demo and tests."""
+"""School tokens at rest: Fernet with WONDE_TOKEN_KEY; the dev key only for demo and tests;
+only tokens an HTTP header can carry."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from wonde_sync.school_access import token_vault
+from wonde_sync.wonde.errors import PermanentError
+from wonde_sync.wonde.redaction import UnusableTokenError
 
 
 def test_round_trip_and_fresh_ciphertext_each_time():
@@ -48,3 +51,30 @@ def test_key_rotation_reads_old_tokens(monkeypatch):
     monkeypatch.setenv("WONDE_TOKEN_KEY", new)
     with pytest.raises(token_vault.TokenVaultError, match="cannot be decrypted"):
         token_vault.decrypt(stored)
+
+
+@pytest.mark.parametrize(
+    "token, why",
+    [
+        ("", "it is empty"),
+        ("abc\ndef-0123456789", "it contains a line break"),
+        ("abc\x1bdef-0123456789", "it contains a control character"),
+        ("abc\tdef-0123456789", "it contains a control character"),
+        ("abc\u00a0def-0123456789", "it contains a space"),
+        ("abc\u2028def-0123456789", "it contains a space"),
+        ("abc\U0001f600def-0123456789", "it contains characters outside Latin-1"),
+    ],
+)
+def test_tokens_that_cannot_go_in_a_header_are_never_stored(token, why):
+    with pytest.raises(UnusableTokenError) as caught:
+        token_vault.encrypt(token)
+    assert str(caught.value) == f"The school token cannot be sent in an HTTP header: {why}."
+    assert isinstance(caught.value, PermanentError)
+    if token:
+        assert token not in repr(caught.value)
+
+
+def test_a_visible_latin_1_token_is_stored():
+    token = "tok\u00e9n+/=-0123456789"
+    token_vault.check_token(token)
+    assert token_vault.decrypt(token_vault.encrypt(token)) == token

@@ -1,11 +1,15 @@
-"""The webhook receiver: secret in the raw query, validation, idempotence, transient errors."""
+"""The webhook receiver: secret in the raw query, validation, idempotence, transient errors,
+refused school tokens, and the change and its journal row written together."""
 
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
+import requests
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -13,7 +17,9 @@ from tests.school_access.conftest import CONTACT, WEBHOOK_SECRET
 from wonde_sync.core.database import table
 from wonde_sync.school_access.admin_actions import request_access
 from wonde_sync.school_access.status import access_status
+from wonde_sync.school_access.webhook_receiver import receive_webhook
 from wonde_sync.web.api import create_app
+from wonde_sync.wonde import webhooks
 
 URL = f"/webhooks/wonde?secret={quote(WEBHOOK_SECRET, safe='')}"
 
@@ -51,10 +57,9 @@ def events(world) -> list[dict]:
         b"{}",
         b'{"payload_type": "schoolAudited", "school_id": "SCHOOL"}',
         b'{"payload_type": "schoolApproved", "school_id": "SCHOOL"}',
-        b'{"payload_type": "schoolApproved", "school_id": "SCHOOL", "school_token": ""}',
         b'{"payload_type": "schoolApproved", "school_id": "SCHOOL", "school_token": 12345678901}',
         b'{"payload_type": "schoolApproved", "school_id": "x y", "school_token": "abcdefgh12"}',
-        b'{"payload_type": "schoolApproved", "school_id": "SCHOOL", "school_token": "a b c d e f"}',
+        b'{"payload_type": "schoolApproved", "school_id": "SCHOOL", "school_token": "short"}',
         b'{"payload_type": "accessRevoked"}',
         b'{"payload_type": "accessDeclined", "school_id": ["SCHOOL"]}',
         b"\xff\xfe",
@@ -160,7 +165,7 @@ def test_stale_approval_cannot_resurrect_a_revoked_token(api, world, pending):
     revocation = world.control.deliveries()[-1]["payload"]
 
     assert api.post(URL, json=old_approval).json()["effect"] == "duplicate"
-    assert api.post(URL, json=revocation).json()["effect"] == "no_change"
+    assert api.post(URL, json=revocation).json()["effect"] == "duplicate"
     status = access_status(world.engine, "site-a")
     assert status.state == "revoked" and not status.has_school_token
     assert world.history("site-a") == ["requested", "approved", "revoked"]
@@ -188,7 +193,10 @@ def test_school_migration_is_recorded_and_keeps_the_token(api, world, pending):
         "added_later_by_wonde": True,
     }
     assert api.post(URL, json=migration).json()["effect"] == "applied"
-    assert api.post(URL, json=migration).json()["effect"] == "no_change"
+    assert api.post(URL, json=migration).json()["effect"] == "duplicate"
+    other = {**migration, "migrate_from": "Arbor", "migrate_to": "Arbor"}
+    assert api.post(URL, json=other).json()["effect"] == "applied"
+    assert api.post(URL, json=migration).json()["effect"] == "applied"  # a new change again
     status = access_status(world.engine, "site-a")
     assert status.state == "approved" and status.has_school_token
     assert "SIMS to Arbor" in status.detail
@@ -213,3 +221,118 @@ def test_database_unavailable_answers_503_so_wonde_redelivers(url):
         # A malformed body stays a 4xx even then: re-delivering it cannot help.
         assert client.post(URL, content=b"nope").status_code == 422
     engine.dispose()
+
+
+#: School tokens no HTTP header can carry, and why.
+UNUSABLE_TOKENS = [
+    ("", "it is empty"),
+    ("abcd\r\nefgh-0123456789", "it contains a line break"),
+    ("abcdefgh\x00-0123456789", "it contains a control character"),
+    ("abcdefgh\x85-0123456789", "it contains a control character"),
+    ("abcd efgh 0123456789", "it contains a space"),
+    ("token-\u20ac-0123456789", "it contains characters outside Latin-1"),
+    ("token-\u96ea-0123456789", "it contains characters outside Latin-1"),
+]
+
+
+def test_tokens_that_cannot_go_in_a_header_are_refused_and_journaled(api, world, pending):
+    before = world.snapshot()
+    for token, why in UNUSABLE_TOKENS:
+        answer = api.post(URL, json=approved_payload(pending, token))
+        assert answer.status_code == 422, answer.text
+        detail = f"The school token cannot be sent in an HTTP header: {why}."
+        assert answer.json()["detail"] == detail
+        assert token not in answer.text or not token
+
+    journal = events(world)
+    assert [(e["effect"], e["school_id"], e["dedupe_key"], e["detail"]) for e in journal] == [
+        ("rejected", pending, None, f"The school token cannot be sent in an HTTP header: {why}.")
+        for _, why in UNUSABLE_TOKENS
+    ]
+    stored = json.dumps(journal, default=str, ensure_ascii=False)
+    assert all(token not in stored for token, _ in UNUSABLE_TOKENS if token)
+    after = world.snapshot()
+    del before["wonde_webhook_events"], after["wonde_webhook_events"]
+    assert after == before  # nothing stored but the journal rows
+    assert access_status(world.engine, "site-a").state == "pending"
+
+
+def test_a_latin_1_token_is_accepted(api, world, pending):
+    answer = api.post(URL, json=approved_payload(pending, "tok\u00e9n-0123456789"))
+    assert answer.status_code == 200 and answer.json()["effect"] == "applied"
+
+
+def refuse_journal_writes(engine: sa.Engine) -> None:
+    """Make every insert into the journal fail, as a crash between change and journal would."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_journal BEFORE INSERT ON wonde_webhook_events "
+                "BEGIN SELECT RAISE(ABORT, 'journal unavailable'); END"
+            )
+            return
+        conn.exec_driver_sql(
+            "CREATE FUNCTION refuse_journal() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'journal unavailable'; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_journal BEFORE INSERT ON wonde_webhook_events "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_journal()"
+        )
+
+
+@pytest.mark.parametrize("kind", ["approval", "revocation"])
+def test_no_change_is_applied_without_its_journal_row(world, pending, kind):
+    if kind == "revocation":
+        receive_webhook(
+            world.engine, webhooks.parse(json.dumps(approved_payload(pending)).encode())
+        )
+        payload = {"payload_type": "accessRevoked", "school_id": pending}
+    else:
+        payload = approved_payload(pending)
+    refuse_journal_writes(world.engine)
+    before = world.snapshot()
+
+    with pytest.raises(sa.exc.DBAPIError, match="journal unavailable"):
+        receive_webhook(world.engine, webhooks.parse(json.dumps(payload).encode()))
+
+    assert world.snapshot() == before
+
+
+def post_at_once(url: str, payload: dict, count: int) -> list[requests.Response]:
+    """POST ``payload`` from ``count`` threads released together."""
+    start = threading.Barrier(count)
+
+    def post(_: int) -> requests.Response:
+        with requests.Session() as http:
+            http.trust_env = False  # loopback: never through a proxy
+            start.wait()
+            return http.post(url, json=payload, timeout=60)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(post, range(count)))
+
+
+@pytest.mark.parametrize("kind", ["approval", "revocation"])
+def test_concurrent_deliveries_apply_once_and_the_rest_are_duplicates(
+    world, pending, receiver, kind
+):
+    url = f"{receiver.webhook_url}?secret={quote(WEBHOOK_SECRET, safe='')}"
+    payload, change = approved_payload(pending), "approved"
+    if kind == "revocation":
+        assert post_at_once(url, payload, 1)[0].json()["effect"] == "applied"
+        payload = {"payload_type": "accessRevoked", "school_id": pending, "revoke_reason": "Left"}
+        change = "revoked"
+    version = world.row("site-a")["lifecycle_version"]
+    count = 6
+
+    answers = post_at_once(url, payload, count)
+
+    assert [a.status_code for a in answers] == [200] * count, [a.text for a in answers]
+    expected = ["applied"] + ["duplicate"] * (count - 1)
+    assert sorted(a.json()["effect"] for a in answers) == expected
+    journal = [e for e in events(world) if e["payload_type"] == payload["payload_type"]]
+    assert sorted(e["effect"] for e in journal[-count:]) == expected
+    assert len(journal) == count
+    assert world.row("site-a")["lifecycle_version"] == version + 1
+    assert world.history("site-a").count(change) == 1

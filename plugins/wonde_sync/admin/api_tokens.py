@@ -15,15 +15,18 @@ Operators create both with the admin CLI (``create-api-token USER``,
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from wonde_sync.core.database import as_utc, table, utcnow
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "cwt_"
 _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
@@ -37,10 +40,12 @@ class ApiTokenError(ValueError):
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated API caller."""
+    """An authenticated API caller (not yet known to be allowed on the route it called)."""
 
     user_id: str
     token_id: int
+    #: When the token was last used for an allowed call, as read on authentication.
+    last_used_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,11 @@ def list_api_tokens(engine: Engine, user_id: str | None = None) -> list[TokenInf
 
 
 def authenticate(engine: Engine, token: str | None) -> Caller | None:
-    """The caller a presented token belongs to, or None (unknown, revoked or missing)."""
+    """The caller a presented token belongs to, or None (unknown, revoked or missing).
+
+    Nothing is written: whether the call is allowed is decided later, and only an allowed
+    call counts as a use (:func:`record_use`).
+    """
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     tokens = table(engine, "wonde_api_tokens")
@@ -146,12 +155,28 @@ def authenticate(engine: Engine, token: str | None) -> Caller | None:
         ).first()
     if row is None:
         return None
+    return Caller(user_id=row.user_id, token_id=row.id, last_used_at=as_utc(row.last_used_at))
+
+
+def record_use(engine: Engine, caller: Caller) -> bool:
+    """Note that ``caller``'s token served an allowed call (``last_used_at``, at most once a
+    minute); True if it was written. A database error is logged, never raised: the answer
+    has been given already."""
     now = utcnow()
-    last_used = as_utc(row.last_used_at)
-    if last_used is None or now - last_used >= _LAST_USED_PRECISION:
+    if caller.last_used_at is not None and now - caller.last_used_at < _LAST_USED_PRECISION:
+        return False
+    tokens = table(engine, "wonde_api_tokens")
+    try:
         with engine.begin() as conn:
-            conn.execute(sa.update(tokens).where(tokens.c.id == row.id).values(last_used_at=now))
-    return Caller(user_id=row.user_id, token_id=row.id)
+            conn.execute(
+                sa.update(tokens).where(tokens.c.id == caller.token_id).values(last_used_at=now)
+            )
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning(
+            "Could not record the use of API token %s: %s", caller.token_id, type(exc).__name__
+        )
+        return False
+    return True
 
 
 def grant_site_admin(engine: Engine, user_id: str, site_id: str) -> bool:

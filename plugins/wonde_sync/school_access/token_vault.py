@@ -20,6 +20,8 @@ import os
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from wonde_sync.wonde import redaction
+
 KEY_ENV = "WONDE_TOKEN_KEY"
 ENVIRONMENT_ENV = "CALM_ENVIRONMENT"
 #: Environments allowed to fall back on :data:`DEV_TOKEN_KEY`.
@@ -69,10 +71,21 @@ def check_key() -> None:
     _fernet()
 
 
+def check_token(token: str) -> None:
+    """Raise :class:`~wonde_sync.wonde.redaction.UnusableTokenError` unless ``token`` can be
+    sent in an HTTP header (the message says why, never quoting it)."""
+    problem = redaction.header_problem(token)
+    if problem:
+        raise redaction.UnusableTokenError(redaction.unusable_token_message(problem))
+
+
 def encrypt(token: str) -> str:
-    """Encrypt a school token; the ciphertext is ASCII text, different on every call."""
-    if not token:
-        raise ValueError("An empty school token cannot be stored.")
+    """Encrypt a school token; the ciphertext is ASCII text, different on every call.
+
+    A token that could not be sent in an HTTP header is refused (:func:`check_token`): stored,
+    it would only fail every import.
+    """
+    check_token(token)
     return _fernet().encrypt(token.encode("utf-8")).decode("ascii")
 
 

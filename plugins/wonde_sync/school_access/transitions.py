@@ -3,13 +3,16 @@
 Approval, decline, revocation and MIS migration each come from Wonde (a webhook, or its
 lists read by the reconciliation) and concern a school, not a site: ``rows.for_school``
 finds the sites they apply to. Every approval, whichever way it arrives, is recorded by
-:func:`record_approval`.
+:func:`record_approval`. Each ``record_*`` function takes an engine (its own transaction) or a
+connection (the caller's transaction, so that the change commits or rolls back with what the
+caller writes beside it, e.g. the webhook journal).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection, Engine
@@ -44,8 +47,17 @@ class TransitionOutcome:
         return self.changed + self.unchanged
 
 
+@contextlib.contextmanager
+def _transaction(bind: Engine | Connection) -> Generator[Connection]:
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.begin() as conn:
+        yield conn
+
+
 def record_approval(
-    engine: Engine,
+    bind: Engine | Connection,
     school_id: str,
     school_token: str | None,
     *,
@@ -64,7 +76,7 @@ def record_approval(
     """
     results = []
     skipped = []
-    with engine.begin() as conn:
+    with _transaction(bind) as conn:
         for row in rows.for_school(conn, school_id):
             if unchanged_since is not None and (
                 unchanged_since.get(row["site_id"]) != row["lifecycle_version"]
@@ -77,10 +89,14 @@ def record_approval(
 
 
 def record_decline(
-    engine: Engine, school_id: str, reason: str | None = None, *, source: str = rows.SOURCE_WEBHOOK
+    bind: Engine | Connection,
+    school_id: str,
+    reason: str | None = None,
+    *,
+    source: str = rows.SOURCE_WEBHOOK,
 ) -> TransitionOutcome:
     """Record that the school declined the pending request (``accessDeclined``)."""
-    with engine.begin() as conn:
+    with _transaction(bind) as conn:
         results = [
             (row["site_id"], apply_decline(conn, row, reason, source=source))
             for row in rows.for_school(conn, school_id)
@@ -89,10 +105,14 @@ def record_decline(
 
 
 def record_revocation(
-    engine: Engine, school_id: str, reason: str | None = None, *, source: str = rows.SOURCE_WEBHOOK
+    bind: Engine | Connection,
+    school_id: str,
+    reason: str | None = None,
+    *,
+    source: str = rows.SOURCE_WEBHOOK,
 ) -> TransitionOutcome:
     """Record that the school revoked the app's access (``accessRevoked``); drop the token."""
-    with engine.begin() as conn:
+    with _transaction(bind) as conn:
         results = [
             (row["site_id"], apply_revocation(conn, row, reason, source=source))
             for row in rows.for_school(conn, school_id)
@@ -101,7 +121,7 @@ def record_revocation(
 
 
 def record_migration(
-    engine: Engine,
+    bind: Engine | Connection,
     school_id: str,
     migrate_from: str | None,
     migrate_to: str | None,
@@ -114,7 +134,7 @@ def record_migration(
     new approval (its ``schoolApproved`` replaces the token).
     """
     results = []
-    with engine.begin() as conn:
+    with _transaction(bind) as conn:
         for row in rows.for_school(conn, school_id):
             same = (row["mis_migration_from"], row["mis_migration_to"]) == (
                 migrate_from,

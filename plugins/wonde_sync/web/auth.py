@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 AIRFLOW_TOKEN_COOKIE = "_token"
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 DATABASE_UNAVAILABLE = "The CalmCompliance database is not available; try again."
+_TOKEN_USE = "wonde_sync.token_use"
 
 
 class WebError(Exception):
@@ -138,6 +139,16 @@ def new_app(title: str, description: str, engine: Engine | None) -> FastAPI:
         openapi_url=None,
     )
     app.state.database = DatabaseSource(engine)
+
+    @app.middleware("http")
+    async def _record_token_use(request: Request, call_next: Callable) -> Response:
+        # A token's use (last_used_at) counts only when the answer is no refusal (401/403).
+        request.scope[_TOKEN_USE] = pending = []
+        response = await call_next(request)
+        if pending and response.status_code not in (401, 403):
+            await run_in_threadpool(api_tokens.record_use, *pending[-1])
+        return response
+
     return app
 
 
@@ -165,9 +176,13 @@ def bearer_token(request: Request) -> str | None:
 
 
 def service_caller(request: Request, engine: Engine) -> api_tokens.Caller | None:
-    """The caller of the request's service token, or None (none, unknown or revoked)."""
+    """The caller of the request's service token, or None (none, unknown or revoked); its use
+    is recorded once the answer shows the call was allowed (see :func:`new_app`)."""
     token = bearer_token(request)
-    return None if token is None else api_tokens.authenticate(engine, token)
+    found = None if token is None else api_tokens.authenticate(engine, token)
+    if found is not None:
+        request.scope.get(_TOKEN_USE, []).append((engine, found))
+    return found
 
 
 def authenticated_caller(request: Request, engine: EngineDep) -> api_tokens.Caller:

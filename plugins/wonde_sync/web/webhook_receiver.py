@@ -3,7 +3,9 @@
 Wonde calls it with schoolApproved, accessDeclined, accessRevoked and schoolMigration. The
 secret is read from the raw query string (a ``+`` stays a ``+``) and compared in constant
 time with ``WONDE_WEBHOOK_SECRET``. The answer is 5xx only when a retry can help (database
-unavailable, receiver not configured), since Wonde re-delivers on 5xx.
+unavailable, receiver not configured), since Wonde re-delivers on 5xx. An approval whose
+school token cannot be sent in an HTTP header is refused with 422 and journaled as
+``rejected``, with the reason.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from fastapi.concurrency import run_in_threadpool
 from wonde_sync.core import text_input
 from wonde_sync.school_access.errors import ConcurrentChangeError
 from wonde_sync.school_access.token_vault import TokenVaultError
-from wonde_sync.school_access.webhook_receiver import receive_webhook
+from wonde_sync.school_access.webhook_receiver import (
+    REJECTED,
+    receive_webhook,
+    refuse_unusable_token,
+)
 from wonde_sync.web.auth import WebError, read_body
 from wonde_sync.wonde import webhooks
 
@@ -67,6 +73,15 @@ async def wonde_webhook(request: Request) -> dict:
         raise WebError(401, "Unknown webhook secret.")
     body = await read_body(request, webhooks.MAX_BODY_BYTES)
     try:
+        engine = request.app.state.database()
+        refused = await run_in_threadpool(refuse_unusable_token, engine, body)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        # Answered 503 so that the refusal is journaled when Wonde delivers it again.
+        log.error("Could not journal a refused Wonde webhook: %s", type(exc).__name__)
+        raise WebError(503, "Unable to record the event now; deliver it again.") from exc
+    if refused is not None:
+        raise WebError(422, refused.detail, {"school_token": [refused.detail]})
+    try:
         event = webhooks.parse(body)
         unsafe = [
             name
@@ -80,7 +95,6 @@ async def wonde_webhook(request: Request) -> dict:
         message = text_input.CONTROL_MESSAGE
         raise WebError(422, message, {name: [message] for name in sorted(unsafe)})
     try:
-        engine = request.app.state.database()
         receipt = await run_in_threadpool(receive_webhook, engine, event)
     except (sa.exc.OperationalError, sa.exc.InterfaceError, TokenVaultError) as exc:
         # Transient (or fixable by an operator): Wonde will deliver it again.
@@ -88,4 +102,6 @@ async def wonde_webhook(request: Request) -> dict:
         raise WebError(503, "Unable to record the event now; deliver it again.") from exc
     except ConcurrentChangeError as exc:
         raise WebError(503, str(exc)) from exc
+    if receipt.effect == REJECTED:
+        raise WebError(422, receipt.detail, {"school_token": [receipt.detail]})
     return receipt.as_dict()

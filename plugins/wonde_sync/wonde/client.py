@@ -48,6 +48,7 @@ class WondeClient:
     :param conn_id: Airflow HTTP connection: ``host`` = base URL incl. ``/v1.0``, extras =
         ``{"Authorization": "Bearer <app token>"}``.
     :param school_token: a school's own token; replaces the connection's Authorization header.
+        :class:`~.redaction.UnusableTokenError` if it cannot be sent in a header.
     :param domain: API host (``region.domain``) replacing the connection's host; the scheme and
         version path of the connection's base URL are kept.
     :param per_page: page size added to list requests (Wonde's default is 50).
@@ -85,13 +86,12 @@ class WondeClient:
         self.backoff_max = backoff_max
         #: HTTP requests sent by this client, retries included.
         self.request_count = 0
-        self._school_token = school_token or None
         self._secrets = Secrets()
+        # Checked now: a token that cannot go in a header would fail every request.
+        self._school_token = self._secrets.school_token(school_token)
         self._hook = HttpHook(method="GET", http_conn_id=conn_id)
         self._session: requests.Session | None = None
         self._base_url: str | None = None
-        if self._school_token:
-            self._secrets.add(self._school_token)
 
     # ------------------------------------------------------------------ public API
 
@@ -192,7 +192,7 @@ class WondeClient:
             return self._session
         headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
         if self._school_token:
-            headers["Authorization"] = f"Bearer {self._school_token}"
+            headers["Authorization"] = f"Bearer {self._school_token.reveal()}"
         session = self._hook.get_conn(headers=headers)
         if self._school_token:
             session.auth = None  # a login/password on the connection must not override it
