@@ -1,15 +1,20 @@
-"""Conventions every Wonde DAG shares (owner, retries); light enough for DAG files."""
+"""Conventions every Wonde DAG shares (owner, retries, failure notifications); light enough
+for DAG files."""
 
 from datetime import timedelta
+
+from wonde_sync.tasks.notifications import FailureNotifier
 
 OWNER = "calm-integrations"
 
 
 def default_args(retry_delay: timedelta = timedelta(minutes=2)) -> dict:
-    """Task defaults: the team as owner, two retries with growing delays."""
+    """Task defaults: the team as owner, two retries with growing delays, and a notification
+    when a task fails for good (:mod:`wonde_sync.tasks.notifications`)."""
     return {
         "owner": OWNER,
         "retries": 2,
         "retry_delay": retry_delay,
         "retry_exponential_backoff": True,
+        "on_failure_callback": FailureNotifier(),
     }
