@@ -12,8 +12,11 @@ was missed, and tells the import DAGs when a connection became approved:
    action: Revoke & Re-request). Nothing is written unless every list was read.
 3. **announce_approvals** emits an event on the Asset `wonde_connection_approved`
    (extra: `site_ids`) for connections that became enabled, approved and hold a token
-   since the last announcement; it is skipped when there are none, so an import DAG
-   scheduled on the Asset runs only when there is something new to import.
+   and were not announced yet; it is skipped when there are none, so an import DAG
+   scheduled on the Asset runs only when there is something new to import. Most
+   approvals are announced before this runs: the Asset's watcher (`ApprovalWatch`, in
+   the triggerer) polls `calm_db` every few seconds and announces each approval once;
+   this task is the fallback when no triggerer runs.
 
 Wonde answering 401/403 fails the run without Airflow retries (fix the app token of
 `wonde_default`); network faults and 5xx are retried.
@@ -59,12 +62,12 @@ def wonde_connections_reconcile():
 
         from wonde_sync.tasks import access_steps
 
-        site_ids = result["newly_approved"]
+        # The approval watch usually announced them already, seconds after the webhook.
+        site_ids = access_steps.claim_approvals(result["newly_approved"])
         if not site_ids:
-            raise AirflowSkipException("No connection became approved since the last run.")
+            raise AirflowSkipException("No approval is left to announce since the last run.")
         events = get_current_context()["outlet_events"]
         events[WONDE_CONNECTION_APPROVED].extra = {"site_ids": site_ids}
-        access_steps.mark_announced(site_ids)
         return site_ids
 
     result = reconcile_connections()

@@ -25,6 +25,10 @@ reads from the earlier of `since` (or a backfill run's data interval start) and 
 watermark, minus a two-hour overlap, so no change is ever left unread; re-running a window
 changes nothing. Sync History records each run's type (scheduled, manual, backfill,
 approval) and the window it read.
+
+An approval starts a run within seconds: the triggerer runs the watcher of the Asset
+`wonde_connection_approved`, which polls `calm_db` for approvals not yet announced (at least
+one triggerer must run; without one, the hourly reconcile announces them).
 """
 
 from __future__ import annotations
