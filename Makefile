@@ -9,7 +9,7 @@ PARALLEL := -n auto --dist loadgroup
 # The tests' scratch files (SQLite databases, Airflow homes, PostgreSQL's data) in memory.
 TEST_TMPDIR := $(if $(wildcard /dev/shm/.),/dev/shm,/tmp)
 
-.PHONY: demo test test-fast lint bench lock clean
+.PHONY: demo test test-fast cluster lint bench lock clean
 
 $(INSTALLED): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ test: $(INSTALLED) lint
 
 ## make test-fast: the inner loop: the SQLite tests that need no real Airflow, no lint.
 test-fast: $(INSTALLED)
-	TMPDIR=$(TEST_TMPDIR) $(VENV)/bin/pytest $(PARALLEL) -m "not postgres and not slow"
+	TMPDIR=$(TEST_TMPDIR) $(VENV)/bin/pytest $(PARALLEL) -m "not postgres and not slow and not cluster"
+
+## make cluster: the distributed set-up with real processes (CeleryExecutor, Redis, two
+## workers), end to end, with its checks.
+cluster: $(INSTALLED)
+	TMPDIR=$(TEST_TMPDIR) $(VENV)/bin/pytest -p no:cacheprovider -m cluster tests/scripts/test_cluster.py
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
