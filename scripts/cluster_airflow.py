@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 USER = "admin"
-#: How the cluster runs ``airflow``: through the launcher that fits Celery to the provider.
-AIRFLOW = (sys.executable, str(SCRIPTS / "cluster_launch.py"))
+#: How the cluster runs ``airflow``: this venv's, whatever is on PATH.
+AIRFLOW = (sys.executable, "-m", "airflow")
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 FINISHED = ("success", "failed")
 
@@ -68,8 +68,7 @@ def airflow_env(
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=metadata_url,
         AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
         AIRFLOW__CELERY__BROKER_URL=broker_url,
-        # Results in Redis too: with Celery 5.7 the provider cannot read a failed task's
-        # result from Celery's database backend, and its scheduler stops on it.
+        # Results in Redis too: Celery needs no tables of its own in the metadata database.
         AIRFLOW__CELERY__RESULT_BACKEND=broker_url.rsplit("/", 1)[0] + "/1",
         AIRFLOW__CELERY__WORKER_CONCURRENCY="1",
         AIRFLOW__CORE__PARALLELISM="2",  # two cores
