@@ -38,7 +38,7 @@ test-fast: $(INSTALLED)
 ## make cluster: the distributed set-up with real processes (CeleryExecutor, Redis, two
 ## workers), end to end, with its checks.
 cluster: $(INSTALLED)
-	TMPDIR=$(TEST_TMPDIR) $(VENV)/bin/pytest -p no:cacheprovider -m cluster tests/scripts/test_cluster.py
+	TMPDIR=$(TEST_TMPDIR) $(VENV)/bin/pytest -p no:cacheprovider -rP -m cluster tests/scripts/test_cluster.py
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -71,6 +71,7 @@ def test_the_cluster_syncs_on_two_workers_and_imports_an_approval_within_a_minut
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    print(output)  # the script's tables, shown by make cluster (pytest -rP)
 
     assert proc.returncode == 0, output
     assert "All checks passed." in output and "FAIL" not in output, output
