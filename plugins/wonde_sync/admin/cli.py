@@ -82,6 +82,12 @@ def _parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one admin command; return the process exit code."""
     results = sys.stdout
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Bytes that are not UTF-8 arrive as lone surrogates, which no database can store.
+    undecodable = next((a for a in argv if not _is_text(a)), None)
+    if undecodable is not None:
+        print(f"error: {undecodable!r} is not valid UTF-8 text: retype it", file=sys.stderr)
+        return 2
     try:
         args = _parser().parse_args(argv)
     except SystemExit as done:  # --help, or an argument error already reported
@@ -113,6 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in lines:
         print(line, file=results)
     return 0
+
+
+def _is_text(argument: str) -> bool:
+    try:
+        argument.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _run(args) -> list[str]:

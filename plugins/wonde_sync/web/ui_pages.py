@@ -11,6 +11,7 @@ from wonde_sync.monitoring.csv_export import issues_csv
 from wonde_sync.monitoring.overview import overview
 from wonde_sync.web.auth import EngineDep, PageViewerDep
 from wonde_sync.web.rendering import render_page
+from wonde_sync.web.ui_json import RunId
 from wonde_sync.web.visible_history import history_filters, visible_run
 
 # The nav icon, in an orange that reads on Airflow's light and highlighted nav alike.
@@ -41,7 +42,7 @@ def overview_page(request: Request, viewer: PageViewerDep, engine: EngineDep) ->
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(
-    run_id: int, request: Request, viewer: PageViewerDep, engine: EngineDep
+    run_id: RunId, request: Request, viewer: PageViewerDep, engine: EngineDep
 ) -> HTMLResponse:
     """One run: counts, filtered counts by reason, record issues."""
     found = visible_run(engine, viewer, run_id)
@@ -49,7 +50,9 @@ def run_page(
 
 
 @router.get("/runs/{run_id}/issues.csv")
-def issues_csv_download(run_id: int, viewer: PageViewerDep, engine: EngineDep) -> StreamingResponse:
+def issues_csv_download(
+    run_id: RunId, viewer: PageViewerDep, engine: EngineDep
+) -> StreamingResponse:
     """Every record issue of a run, as CSV."""
     visible_run(engine, viewer, run_id, issue_limit=0)
     return StreamingResponse(

@@ -79,8 +79,16 @@ def next_page_url(current: str, body: dict[str, Any], clean: Callable[[str], str
             url=clean(current),
             method="GET",
         )
-    next_url = urljoin(current, next_url)  # verbatim when absolute (the normal case)
-    if urlsplit(current).scheme == "https" and urlsplit(next_url).scheme != "https":
+    try:
+        next_url = urljoin(current, next_url)  # verbatim when absolute (the normal case)
+        downgrade = urlsplit(current).scheme == "https" and urlsplit(next_url).scheme != "https"
+    except ValueError:  # e.g. an unclosed IPv6 bracket or a bad port: nothing to follow
+        raise WondeResponseError(
+            f"Wonde GET {clean(current)} returned a pagination.next that is not a URL",
+            url=clean(current),
+            method="GET",
+        ) from None
+    if downgrade:
         raise WondeResponseError(
             f"Wonde pagination.next {clean(next_url)} downgrades https; refusing to "
             "send the token over plain HTTP",

@@ -8,9 +8,10 @@ Wonde POSTs JSON objects with a ``payload_type`` discriminator:
 * ``schoolMigration``: ``school_name``, ``migrate_from``, ``migrate_to`` (the school changes
   MIS; ``school_id`` is read when present).
 
-Fields Wonde may add later are ignored. Anything else (not JSON, not an object, an unknown
-``payload_type``, a missing or mistyped field) is a :class:`WebhookPayloadError`, whose
-message names the fields but never quotes the values (a token must not reach a log).
+Fields Wonde may add later are ignored. Anything else (not JSON, nested too deep, not an
+object, an unknown ``payload_type``, a missing or mistyped field) is a
+:class:`WebhookPayloadError`, whose message names the fields but never quotes the values
+(a token must not reach a log).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from wonde_sync.core import text_input
 
 SCHOOL_APPROVED = "schoolApproved"
 ACCESS_DECLINED = "accessDeclined"
@@ -113,6 +116,12 @@ def parse(body: bytes) -> SchoolApproved | AccessDeclined | AccessRevoked | Scho
     """Parse a delivery's raw body into its event, or raise :class:`WebhookPayloadError`."""
     if len(body) > MAX_BODY_BYTES:
         raise WebhookPayloadError(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    # The parser recurses once per level: refuse deep nesting before it runs out of stack.
+    if text_input.json_depth(body) > text_input.MAX_JSON_DEPTH:
+        raise WebhookPayloadError(
+            f"The body nests deeper than {text_input.MAX_JSON_DEPTH} levels.",
+            {"body": ["Too deeply nested."]},
+        )
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
