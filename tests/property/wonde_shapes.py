@@ -1,6 +1,6 @@
 """Hypothesis strategies for what Wonde sends: people, deletions, schools, pages, webhooks.
 
-Shapes follow /work/shared/reference/wonde-api.md: string ids ("A" + digits, though any
+Shapes follow the Wonde API as public sources show it: string ids ("A" + digits, though any
 text is tolerated), names in any script, fields that are missing or null, included
 relations wrapped in ``{"data": ...}``, and PHP date objects. ``stored_text`` adds what a
 JSON body can carry but a database cannot store: NUL and lone surrogates (``"\\ud800"``).
