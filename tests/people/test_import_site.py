@@ -196,3 +196,16 @@ def test_first_import_is_full_even_with_a_since_date(world):
     assert summary["kind"] == "full_import"
     active = {p["id"] for p in world.truth(target.school_id) if p["mis_status"] == "active"}
     assert set(personnel(world, target.site_id)) == active
+
+
+def test_text_no_database_can_hold_is_made_storable(world):
+    """JSON may carry NUL and lone surrogates; the import stores the rest of the name."""
+    target = world.targets[0]
+    person = next(p for p in world.truth(target.school_id) if p["mis_status"] == "active")
+    world.control.edit_person(
+        target.school_id, person["id"], forename="An\x00n", surname="O\ud800Neill"
+    )
+    summary = import_site(world.engine, world.client, target, ImportOptions())
+    assert sync_history.get_run(world.engine, summary["run_id"]).status == "Completed"
+    row = personnel(world, target.site_id)[person["id"]]
+    assert (row["forename"], row["surname"]) == ("Ann", "O\ufffdNeill")

@@ -11,7 +11,7 @@ import os
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 # Hypothesis keeps caches (and failure patches) in a folder of its own: not in the tree.
@@ -35,9 +35,6 @@ settings.register_profile(
     derandomize=False,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-#: For properties marked xfail (a known bug): stop at the first failing example, unshrunk.
-known_bug = settings(phases=[Phase.explicit, Phase.generate])
 
 
 # -- worlds for the database-backed properties ---------------------------------------------

@@ -19,7 +19,6 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tests.property import wonde_shapes as shapes
-from tests.property.conftest import known_bug
 from wonde_sync.catalog.rebuild import CATALOG_COLUMNS, schools_frame
 from wonde_sync.people import transforms
 from wonde_sync.wonde.errors import WondeResponseError
@@ -56,8 +55,9 @@ def _expected_email(record: dict) -> str | None:
     emails = dig(record, "contact_details", "data", "emails")
     if not isinstance(emails, dict):
         return None
-    raw = next((emails[key] for key in EMAIL_ORDER if emails.get(key)), None)
-    return (raw.strip().lower() or None) if raw else None
+    given = [emails.get(key) for key in EMAIL_ORDER]
+    raw = next((v for v in given if isinstance(v, str) and v.strip()), None)
+    return raw.strip().lower() if raw else None
 
 
 def _well_formed(email: str) -> bool:
@@ -162,12 +162,6 @@ def test_deletions_keep_exactly_the_unrestored_people(batch):
     assert "missing_name" not in set(reasons)
 
 
-@pytest.mark.xfail(
-    reason='a deletion whose "type" is null is ignored instead of read as one of the '
-    "requested type (the feed is fetched with ?type=...)",
-    strict=True,
-)
-@known_bug
 @given(record_types, shapes.wonde_ids.filter(str.strip))
 def test_a_deletion_of_unstated_type_counts(record_type, wonde_id):
     entry = {"id": wonde_id, "type": None, "restored_at": None}
@@ -195,12 +189,6 @@ def test_content_hash_changes_iff_imported_content_changes(batch, data):
             assert (hashes[i] == hashes[j]) == (contents[i] == contents[j]), (i, j)
 
 
-@pytest.mark.xfail(
-    reason="people_frame keeps NUL and lone surrogates (valid JSON escapes): PostgreSQL "
-    "refuses NUL and content_hash cannot encode a surrogate",
-    strict=True,
-)
-@known_bug
 @given(batches(strings=shapes.stored_text))
 def test_transformed_text_can_be_stored(batch):
     frame = transforms.people_frame(batch[1], batch[0])
@@ -211,12 +199,6 @@ def test_transformed_text_can_be_stored(batch):
             value.encode("utf-8")
 
 
-@pytest.mark.xfail(
-    reason="a blank (whitespace-only) work address is chosen and then dropped, "
-    "hiding the primary address",
-    strict=True,
-)
-@known_bug
 @given(st.sampled_from([" ", "\t", " \n "]), shapes.good_addresses)
 def test_a_blank_address_falls_back_to_the_next(blank, primary):
     record = {"id": "A1", "forename": "Ann", "contact_details": {"data": {"emails": {}}}}
@@ -252,12 +234,6 @@ def test_date_objects_become_utc_timestamps(value):
         )
 
 
-@pytest.mark.xfail(
-    reason="PHP's abbreviated zones (timezone_type 2, e.g. BST) raise ZoneInfoNotFoundError "
-    "(a KeyError) out of wonde_date, and so out of people_frame",
-    strict=True,
-)
-@known_bug
 @given(st.sampled_from(["BST", "EST", "CEST", "Z", "Nowhere/Town"]))
 def test_unknown_zones_do_not_stop_an_import(zone):
     end = {"date": "2024-07-01 00:00:00.000000", "timezone_type": 2, "timezone": zone}
@@ -266,12 +242,6 @@ def test_unknown_zones_do_not_stop_an_import(zone):
     transforms.people_frame([record], shapes.EMPLOYEE)
 
 
-@pytest.mark.xfail(
-    reason="a wall time that occurs twice when clocks go back (Europe/London, late October "
-    "01:00-01:59) becomes None, so such a leaving date is lost",
-    strict=True,
-)
-@known_bug
 @given(st.integers(2000, 2030), st.integers(0, 59))
 def test_times_when_clocks_go_back_are_kept(year, minute):
     last_sunday = max(
@@ -302,12 +272,6 @@ def test_schools_frame_keeps_ids_and_names_as_text(records):
         assert all(v is None or isinstance(v, str) for v in row.values())
 
 
-@pytest.mark.xfail(
-    reason="schools_frame keeps NUL and lone surrogates: staging them fails on PostgreSQL "
-    "(and a surrogate on SQLite too), failing the whole catalog sync",
-    strict=True,
-)
-@known_bug
 @given(st.lists(st.fixed_dictionaries({"id": shapes.wonde_ids, "name": shapes.stored_text})))
 def test_school_text_can_be_stored(records):
     for value in schools_frame(records)["name"].dropna():

@@ -21,7 +21,7 @@ from wonde_sync.catalog.queries import catalog_count
 from wonde_sync.core import run_locks
 from wonde_sync.core.database import as_utc, bulk_insert, table, utcnow
 from wonde_sync.wonde.errors import PermanentError
-from wonde_sync.wonde.objects import dig
+from wonde_sync.wonde.objects import dig, storable_text
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class StageResult:
 
 
 def _clean_text(value) -> str | None:
-    return str(value).strip() or None
+    return storable_text(str(value)).strip() or None
 
 
 def schools_frame(records: list[dict]) -> pd.DataFrame:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from wonde_sync.core.vocabulary import EMPLOYEE, STUDENT
-from wonde_sync.wonde.objects import dig, wonde_date
+from wonde_sync.wonde.objects import WONDE_TIMEZONE, dig, storable_text, wonde_date
 
 #: Columns of a transformed frame, in staging order.
 PEOPLE_COLUMNS = ["external_id", "mis_id", "forename", "surname", "email", "year_group"]
@@ -38,7 +38,7 @@ PEOPLE_COLUMNS = ["external_id", "mis_id", "forename", "surname", "email", "year
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 #: The time zone of a school whose Wonde record names none (every UK school).
-DEFAULT_TIMEZONE = "Europe/London"
+DEFAULT_TIMEZONE = WONDE_TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +115,11 @@ FILTER_RULES: tuple[FilterRule, ...] = (
 
 
 def _email(emails: dict | None) -> str | None:
-    """Work address first, then primary, then any other."""
+    """Work address first, then primary, then any other; blanks are skipped."""
     if not isinstance(emails, dict):
         return None
-    for key in ("work", "primary", "email", "home"):
-        if emails.get(key):
-            return emails[key]
-    return next((v for v in emails.values() if isinstance(v, str) and v), None)
+    given = [emails.get(key) for key in ("work", "primary", "email", "home")]
+    return next((v for v in (*given, *emails.values()) if isinstance(v, str) and v.strip()), None)
 
 
 def _flatten(record: dict, record_type: str) -> dict:
@@ -146,14 +144,14 @@ def _flatten(record: dict, record_type: str) -> dict:
 def _clean_name(value) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    text = " ".join(unicodedata.normalize("NFC", str(value)).split())
+    text = " ".join(unicodedata.normalize("NFC", storable_text(str(value))).split())
     return text or None
 
 
 def _clean_email(value) -> str | None:
     if not isinstance(value, str):
         return None
-    return value.strip().lower() or None
+    return storable_text(value).strip().lower() or None
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -181,7 +179,10 @@ def deletions_frame(records: list[dict], record_type: str) -> pd.DataFrame:
     kept = [
         r
         for r in records
-        if r.get("id") and not r.get("restored_at") and r.get("type", record_type) == record_type
+        if r.get("id")
+        and not r.get("restored_at")
+        # The feed is read per type, so an entry that names none is of the type asked for.
+        and (r.get("type") or record_type) == record_type
     ]
     frame = pd.DataFrame(
         {
