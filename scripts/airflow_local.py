@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import requests
+from loopback_airflow import loopback_env
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = Path(os.environ.get("DEMO_DIR", REPO / ".demo")).resolve()
@@ -139,40 +140,21 @@ def restore_access(wonde_url: str, token: str) -> None:
 
 def airflow_env(port: int, wonde_url: str, token: str, metadata_url: str) -> dict[str, str]:
     """Every setting the four services share."""
-    api_url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    env = loopback_env(
+        home=AIRFLOW_HOME,
+        port=port,
+        user=USER,
+        passwords=PASSWORDS,
+        wonde_url=wonde_url,
+        token=token,
+    )
     env.update(
-        AIRFLOW_HOME=str(AIRFLOW_HOME),
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         CALM_ENVIRONMENT=env.get("CALM_ENVIRONMENT", "demo"),  # the demo's token key
-        WONDE_WEBHOOK_SECRET=secrets.token_urlsafe(16),
         AIRFLOW_CONN_CALM_DB=json.dumps({"conn_type": "sqlite", "host": str(CALM_DB)}),
-        AIRFLOW_CONN_WONDE_DEFAULT=json.dumps(
-            {
-                "conn_type": "http",
-                "host": f"{wonde_url}/v1.0",
-                "extra": {"Authorization": f"Bearer {token}"},
-            }
-        ),
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=metadata_url,
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__CORE__PARALLELISM="2",  # two cores
         AIRFLOW__CORE__MP_START_METHOD="forkserver",
         AIRFLOW__CORE__MP_FORKSERVER_PRELOAD=",".join(PRELOAD),
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{api_url}/execution/",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{USER}:admin",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(PASSWORDS),
-        AIRFLOW__API__BASE_URL=api_url,
-        AIRFLOW__API__HOST="127.0.0.1",
-        AIRFLOW__API__PORT=str(port),
-        AIRFLOW__API__WORKERS="1",
-        AIRFLOW__API__SECRET_KEY=secrets.token_hex(16),
-        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(32),
-        AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(AIRFLOW_HOME / "logs"),
-        AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.5",
     )
     return env
 

@@ -19,10 +19,9 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 from cluster_processes import ClusterError, Processes, free_port
+from loopback_airflow import loopback_env
 
-REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).resolve().parent
-VENV_BIN = Path(sys.executable).parent
 USER = "admin"
 #: How the cluster runs ``airflow``: this venv's, whatever is on PATH.
 AIRFLOW = (sys.executable, "-m", "airflow")
@@ -49,46 +48,26 @@ def airflow_env(
     home: Path, *, metadata_url: str, broker_url: str, calm_url: str, wonde_url: str, token: str
 ) -> dict[str, str]:
     """Every setting the services share (connections, executor, loopback addresses)."""
-    port = free_port()
-    api_url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env = loopback_env(
+        home=home,
+        port=free_port(),
+        user=USER,
+        passwords=home / "passwords.json",
+        wonde_url=wonde_url,
+        token=token,
+    )
     env.update(
-        AIRFLOW_HOME=str(home),
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         AIRFLOW_CONN_CALM_DB=calm_db_json(calm_url),
-        AIRFLOW_CONN_WONDE_DEFAULT=json.dumps(
-            {
-                "conn_type": "http",
-                "host": f"{wonde_url}/v1.0",
-                "extra": {"Authorization": f"Bearer {token}"},
-            }
-        ),
         WONDE_TOKEN_KEY=_fernet_key(),
-        WONDE_WEBHOOK_SECRET=secrets.token_urlsafe(16),
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=metadata_url,
         AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
         AIRFLOW__CELERY__BROKER_URL=broker_url,
         # Results in Redis too: Celery needs no tables of its own in the metadata database.
         AIRFLOW__CELERY__RESULT_BACKEND=broker_url.rsplit("/", 1)[0] + "/1",
         AIRFLOW__CELERY__WORKER_CONCURRENCY="1",
-        AIRFLOW__CORE__PARALLELISM="2",  # two cores
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
         # Unpaused from their first parse, which is when Airflow registers the Asset's
         # watcher with the triggerer (it skips the watchers of paused DAGs).
         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{api_url}/execution/",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{USER}:admin",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
-        AIRFLOW__API__BASE_URL=api_url,
-        AIRFLOW__API__HOST="127.0.0.1",
-        AIRFLOW__API__PORT=str(port),
-        AIRFLOW__API__WORKERS="1",
-        AIRFLOW__API__SECRET_KEY=secrets.token_hex(16),
-        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(32),
-        AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(home / "logs"),
-        AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.5",
         # Two shared cores: the api-server may answer a task's call slowly, not never.
         AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="30",
         # The DAG files do not change while the cluster runs: parse them once.

@@ -168,6 +168,37 @@ def calm_db(request, tmp_path, monkeypatch):
         postgres_server.drop_database(server, url.database)
 
 
+@pytest.fixture
+def calm_db_copies(request, calm_db, monkeypatch):
+    """A factory of copies of ``calm_db`` as it is when called (dispose its engines first).
+
+    Each call makes one, points the ``calm_db`` connection at it and returns its URL; the
+    PostgreSQL copies are dropped after the test.
+    """
+    copies: list[sa.URL] = []
+
+    def copy() -> sa.URL:
+        if calm_db.get_backend_name() == "sqlite":
+            path = Path(calm_db.database).with_name(f"copy-{len(copies)}.db")
+            shutil.copyfile(calm_db.database, path)
+            url = sa.make_url(f"sqlite:///{path}")
+        else:
+            server = request.getfixturevalue("postgres_url")
+            name = new_database_name("calm")
+            url = sa.make_url(
+                postgres_server.create_database(server, name, template=calm_db.database)
+            )
+        copies.append(url)
+        monkeypatch.setenv("AIRFLOW_CONN_CALM_DB", _airflow_conn_json(url))
+        return url
+
+    yield copy
+    if calm_db.get_backend_name() != "sqlite":
+        server = request.getfixturevalue("postgres_url")
+        for url in copies:
+            postgres_server.drop_database(server, url.database)
+
+
 def _calm_schema_template(server: str) -> str:
     """The name of a PostgreSQL database with the CalmCompliance schema (made once per run)."""
 

@@ -50,22 +50,10 @@ def quiet_env(monkeypatch):
 
 @pytest.fixture
 def access_world(quiet_env, engine, start_emulator):
-    """The school-access world of tests/school_access: a catalog, sites a and b, three users
-    (``ann@site-a``, ``bob@site-b``, ``eve`` with no site), the emulator."""
-    from tests.school_access.conftest import World, load_catalog
-    from tests.support.emulator_control import EmulatorControl
-    from wonde_sync.admin import api_tokens, sites
+    """The school-access world of tests/school_access, on a smaller directory."""
+    from tests.school_access.conftest import build_world
 
-    emu = start_emulator(schools=12, staff_per_school=2, seed=4, approved=2)
-    world = World(emu=emu, control=EmulatorControl(emu), engine=engine, schools=emu.school_ids())
-    load_catalog(engine, world.client())
-    sites.add_site(engine, "site-a", "Ashdown Academy")
-    sites.add_site(engine, "site-b", "Beacon School")
-    for user, site in (("ann@site-a", "site-a"), ("bob@site-b", "site-b"), ("eve", None)):
-        world.tokens[user] = api_tokens.create_api_token(engine, user).token
-        if site:
-            api_tokens.grant_site_admin(engine, user, site)
-    return world
+    return build_world(engine, start_emulator(schools=12, staff_per_school=2, seed=4, approved=2))
 
 
 @pytest.fixture

@@ -114,9 +114,14 @@ def load_catalog(engine, client) -> None:
 @pytest.fixture
 def world(engine, start_emulator) -> World:
     """30 schools (the first 2 already approved for the app), sites a and b, three users."""
+    return build_world(engine, start_emulator(schools=30, staff_per_school=2, seed=4, approved=2))
+
+
+def build_world(engine, emu) -> World:
+    """The emulator's directory as the catalog, sites a and b, and three users with API
+    tokens: ``ann@site-a`` and ``bob@site-b`` (admins of their sites), ``eve`` (of none)."""
     from wonde_sync.admin import api_tokens, sites
 
-    emu = start_emulator(schools=30, staff_per_school=2, seed=4, approved=2)
     world = World(emu=emu, control=EmulatorControl(emu), engine=engine, schools=emu.school_ids())
     load_catalog(engine, world.client())
     sites.add_site(engine, "site-a", "Ashdown Academy")
