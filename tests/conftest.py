@@ -10,6 +10,7 @@ databases) is done once per run, also under pytest-xdist (:mod:`tests.support.sh
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import os
 import secrets
@@ -197,6 +198,82 @@ def calm_db_copies(request, calm_db, monkeypatch):
         server = request.getfixturevalue("postgres_url")
         for url in copies:
             postgres_server.drop_database(server, url.database)
+
+
+#: Per process, the worlds ``seeded`` built, by (key, backend): (PostgreSQL server or None,
+#: the saved copy, build's value).
+_SEEDED: dict[tuple[str, str], tuple[str | None, str, object]] = {}
+
+
+@pytest.fixture(scope="session")
+def _seed_copies():
+    """Where ``seeded`` keeps its SQLite copies; drops its PostgreSQL ones at the end."""
+    folder = Path(tempfile.mkdtemp(prefix="wonde-test-seeds-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+    for server, saved, _ in _SEEDED.values():
+        if server:
+            postgres_server.drop_database(server, saved)
+    _SEEDED.clear()
+
+
+@pytest.fixture
+def seeded(request, calm_db, engine, _seed_copies):
+    """``seeded(key, build)``: the test's database as ``build(engine)`` leaves it.
+
+    ``build`` runs once per process and backend for each ``key``; later tests get a copy of
+    the database it left, and a copy of the value it returned. The key names everything
+    ``build`` depends on (its emulator's options, say), and ``build`` may change nothing
+    outside the database that a test would see: a fresh ``emulator`` of the same options
+    stands in for the one it used (the catalog's ``region_domain`` is moved to it).
+    """
+    backend = calm_db.get_backend_name()
+    server = request.getfixturevalue("postgres_url") if backend != "sqlite" else None
+
+    def seed(key: str, build, *, emulator):
+        found = _SEEDED.get((key, backend))
+        if found is None:
+            value = (_domains(emulator), build(engine))
+            engine.dispose()
+            if server is None:
+                saved = str(_seed_copies / f"{key}.db")
+                _copy_sqlite(calm_db.database, saved)
+            else:
+                saved = new_database_name("seed")
+                postgres_server.end_sessions(server, calm_db.database)
+                postgres_server.create_database(server, saved, template=calm_db.database)
+            _SEEDED[key, backend] = (server, saved, value)
+            return copy.deepcopy(value[1])
+        _, saved, (domains, value) = found
+        engine.dispose()
+        if server is None:
+            _copy_sqlite(saved, calm_db.database)
+        else:
+            postgres_server.drop_database(server, calm_db.database)
+            postgres_server.create_database(server, calm_db.database, template=saved)
+        schools = sa.table("wonde_schools", sa.column("region_domain"))
+        with engine.begin() as conn:
+            for old, new in zip(domains, _domains(emulator), strict=True):
+                conn.execute(
+                    schools.update().where(schools.c.region_domain == old).values(region_domain=new)
+                )
+        return copy.deepcopy(value)
+
+    return seed
+
+
+def _domains(emulator) -> tuple[str, str]:
+    """The ``region.domain`` values an emulator gives its schools (GBR, AUS)."""
+    return emulator.world.gbr_domain, emulator.world.aus_domain
+
+
+def _copy_sqlite(source: str, target: str) -> None:
+    """Copy a SQLite database that no connection has open, with its write-ahead log."""
+    for suffix in ("-wal", "-shm"):
+        Path(target + suffix).unlink(missing_ok=True)
+    for suffix in ("", "-wal"):
+        if Path(source + suffix).exists():
+            shutil.copyfile(source + suffix, target + suffix)
 
 
 def _calm_schema_template(server: str) -> str:

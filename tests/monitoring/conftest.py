@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.monitoring.seed import Seeded, seed
+from tests.monitoring.seed import Seeded, replay_emulator_changes, seed
 
 
 @pytest.fixture(autouse=True)
@@ -32,9 +32,18 @@ class World:
 
 
 @pytest.fixture
-def world(engine, start_emulator) -> World:
+def world(seeded, engine, start_emulator) -> World:
     """A catalog, seven sites in different states, real imports (see tests/monitoring/seed.py)."""
     emu = start_emulator(
         schools=8, staff_per_school=40, students_per_school=30, seed=11, approved=6
     )
-    return World(engine, emu, seed(engine, emu))
+    return World(engine, emu, seeded_details(seeded, emu, "details"))
+
+
+def seeded_details(seeded, emu, key: str) -> Seeded:
+    """The seed's database (built once per ``key``), and its changes at Wonde on ``emu``."""
+    built: list[bool] = []
+    made = seeded(key, lambda engine: built.append(True) or seed(engine, emu), emulator=emu)
+    if not built:
+        replay_emulator_changes(emu, made)
+    return made

@@ -96,6 +96,12 @@ def _connect(engine, site_id: str, school_id: str, state: str, token: str | None
         conn.execute(sa.insert(table(engine, "wonde_connections")).values(**values))
 
 
+def replay_emulator_changes(emu, seeded: Seeded) -> None:
+    """What the seed changes at Wonde (an unusable email), on an emulator of its options."""
+    school_id = emu.school_ids()[SITES["ashdown"][2]]
+    EmulatorControl(emu).edit_person(school_id, seeded.ashdown_bad_email_id, email=BAD_EMAIL)
+
+
 def seed(engine, emu) -> Seeded:
     """Fill an empty, migrated database: catalog, seven sites, imports, users."""
     from wonde_sync.wonde.client import WondeClient
@@ -143,8 +149,8 @@ def seed(engine, emu) -> Seeded:
     ashdown_school = school_ids[SITES["ashdown"][2]]
     staff = control.people(ashdown_school)
     person = next(p for p in staff if p["mis_status"] == "active")
-    control.edit_person(ashdown_school, person["id"], email=BAD_EMAIL)
     out.ashdown_bad_email_id = person["id"]
+    replay_emulator_changes(emu, out)
     out.ashdown_run = run("ashdown")
     for kind in ("employee", "student"):
         truth = control.people(ashdown_school, kind)

@@ -49,21 +49,20 @@ def quiet_env(monkeypatch):
 
 
 @pytest.fixture
-def access_world(quiet_env, engine, start_emulator):
+def access_world(quiet_env, seeded, engine, start_emulator):
     """The school-access world of tests/school_access, on a smaller directory."""
     from tests.school_access.conftest import build_world
 
-    return build_world(engine, start_emulator(schools=12, staff_per_school=2, seed=4, approved=2))
+    return build_world(seeded, engine, start_emulator, schools=12)
 
 
 @pytest.fixture
-def details_world(quiet_env, engine, start_emulator):
+def details_world(quiet_env, seeded, engine, start_emulator):
     """The seeded world of the integration details (tests/monitoring/seed.py)."""
-    from tests.monitoring.conftest import World
-    from tests.monitoring.seed import seed
+    from tests.monitoring.conftest import World, seeded_details
 
     emu = start_emulator(schools=8, staff_per_school=10, students_per_school=5, seed=11, approved=6)
-    return World(engine, emu, seed(engine, emu))
+    return World(engine, emu, seeded_details(seeded, emu, "details-small"))
 
 
 def table_counts(engine) -> dict[str, int]:

@@ -112,25 +112,35 @@ def load_catalog(engine, client) -> None:
 
 
 @pytest.fixture
-def world(engine, start_emulator) -> World:
+def world(seeded, engine, start_emulator) -> World:
     """30 schools (the first 2 already approved for the app), sites a and b, three users."""
-    return build_world(engine, start_emulator(schools=30, staff_per_school=2, seed=4, approved=2))
+    return build_world(seeded, engine, start_emulator, schools=30)
 
 
-def build_world(engine, emu) -> World:
-    """The emulator's directory as the catalog, sites a and b, and three users with API
-    tokens: ``ann@site-a`` and ``bob@site-b`` (admins of their sites), ``eve`` (of none)."""
+def build_world(seeded, engine, start_emulator, *, schools: int) -> World:
+    """An emulator of ``schools`` schools (the first 2 approved), its directory as the
+    catalog, sites a and b, and three users with API tokens: ``ann@site-a`` and
+    ``bob@site-b`` (admins of their sites), ``eve`` (of none)."""
+    emu = start_emulator(schools=schools, staff_per_school=2, seed=4, approved=2)
+    world = World(emu=emu, control=EmulatorControl(emu), engine=engine, schools=emu.school_ids())
+    key = f"school-access-{schools}"
+    world.tokens.update(seeded(key, lambda e: _fill(e, world.client()), emulator=emu))
+    return world
+
+
+def _fill(engine, client) -> dict[str, str]:
+    """The catalog, the sites and the users of :func:`build_world`; the users' tokens."""
     from wonde_sync.admin import api_tokens, sites
 
-    world = World(emu=emu, control=EmulatorControl(emu), engine=engine, schools=emu.school_ids())
-    load_catalog(engine, world.client())
+    load_catalog(engine, client)
     sites.add_site(engine, "site-a", "Ashdown Academy")
     sites.add_site(engine, "site-b", "Beacon School")
+    tokens = {}
     for user, site in (("ann@site-a", "site-a"), ("bob@site-b", "site-b"), ("eve", None)):
-        world.tokens[user] = api_tokens.create_api_token(engine, user).token
+        tokens[user] = api_tokens.create_api_token(engine, user).token
         if site:
             api_tokens.grant_site_admin(engine, user, site)
-    return world
+    return tokens
 
 
 @pytest.fixture

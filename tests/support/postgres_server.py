@@ -133,6 +133,18 @@ def drop_database(server_url: str, name: str) -> None:
     engine.dispose()
 
 
+def end_sessions(server_url: str, name: str) -> None:
+    """End every session connected to database ``name`` (before copying it)."""
+    engine = _admin(server_url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+    engine.dispose()
+
+
 def databases(server_url: str, pattern: str) -> list[str]:
     """The names of the server's databases that match the SQL LIKE ``pattern``."""
     import sqlalchemy as sa
