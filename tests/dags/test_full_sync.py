@@ -1,4 +1,9 @@
-"""wonde_schools_full_sync end to end: dag.test() against the emulator, on PostgreSQL and SQLite."""
+"""wonde_schools_full_sync end to end: dag.test() against the emulator.
+
+The whole sync runs on PostgreSQL and SQLite; its faults on SQLite only (each dag.test() costs
+seconds per task, and the steps' database code meets the same faults on both backends in
+tests/catalog and tests/tasks).
+"""
 
 from __future__ import annotations
 
@@ -105,6 +110,7 @@ def test_full_sync_of_a_directory_then_rerun(airflow_db, start_emulator, db):
     assert queries.latest_full_sync(db).sync_run_id == runs[0].id
 
 
+@pytest.mark.parametrize("calm_db", ["sqlite"], indirect=True)
 def test_auth_failure_mid_rebuild_keeps_previous_catalog(airflow_db, start_emulator, db):
     emu = start_emulator(schools=1200, seed=3)
     assert run_full_sync() == "success"
@@ -126,6 +132,7 @@ def test_auth_failure_mid_rebuild_keeps_previous_catalog(airflow_db, start_emula
     assert queries.latest_full_sync(db).sync_run_id != failed.id
 
 
+@pytest.mark.parametrize("calm_db", ["sqlite"], indirect=True)
 def test_lasting_network_fault_fails_cleanly(airflow_db, start_emulator, db, quick_backoff):
     emu = start_emulator(schools=800, seed=5)
     assert run_full_sync() == "success"
@@ -140,6 +147,7 @@ def test_lasting_network_fault_fails_cleanly(airflow_db, start_emulator, db, qui
     assert "failed after 5 attempt" in failed.message
 
 
+@pytest.mark.parametrize("calm_db", ["sqlite"], indirect=True)
 def test_transient_faults_are_retried_without_gaps_or_duplicates(
     airflow_db, start_emulator, db, quick_backoff
 ):
@@ -153,6 +161,7 @@ def test_transient_faults_are_retried_without_gaps_or_duplicates(
     assert [r.id for r in catalog_rows(db)] == sorted(emu.school_ids())
 
 
+@pytest.mark.parametrize("calm_db", ["sqlite"], indirect=True)
 def test_empty_directory_is_refused(airflow_db, start_emulator, db):
     emu = start_emulator(schools=300, seed=2)
     assert run_full_sync() == "success"

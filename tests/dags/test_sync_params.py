@@ -1,5 +1,6 @@
-"""The sync DAGs' Params through dag.test(): defaults run, bad values fail at once, on both
-databases; Sync History records the run type and the window."""
+"""The sync DAGs' Params through dag.test(): defaults run (on both databases), bad values fail
+at once (on SQLite; tests/tasks checks the same values on both); Sync History records the run type
+and the window."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def test_default_params_run_and_a_manual_since_is_recorded(airflow_db, emu, cont
     assert run.dag_run_id and run.dag_id == INCREMENTAL
 
 
+@pytest.mark.parametrize("calm_db", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("conf", "expected"),
     [
@@ -79,6 +81,7 @@ def test_a_bad_param_fails_the_first_task_once(airflow_db, emu, engine, conf, ex
     assert expected in run.message and "leave it empty" in run.message
 
 
+@pytest.mark.parametrize("calm_db", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     "conf", [{"since": "yesterday"}, {"max_archive_pct": 150}, {"sites": "site-a"}]
 )

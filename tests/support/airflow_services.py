@@ -92,8 +92,10 @@ class AirflowServices:
         unpaused: Iterable[str] = (),
         dags_folder: Path = REPO / "dags",
         plugins_folder: Path = REPO / "plugins",
+        services: Iterable[str] = SERVICES,
     ) -> None:
         self.home = Path(home)
+        self.services = tuple(services)
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_dir = self.home / "service-logs"
         self.log_dir.mkdir(exist_ok=True)
@@ -155,7 +157,7 @@ class AirflowServices:
         try:
             if not self.migrated:
                 self.cli("db", "migrate", timeout=_left(deadline))
-            for service in self.SERVICES:
+            for service in self.services:
                 self._spawn(service)
             self._wait_for_api(deadline)
             if self.unpaused:
