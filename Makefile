@@ -14,7 +14,9 @@ TEST_TMPDIR := $(if $(wildcard /dev/shm/.),/dev/shm,/tmp)
 $(INSTALLED): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(VENV)/bin/uv pip install --quiet -p $(PY) -r requirements.lock
+	# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set, every process of the
+	# suite (Airflow's services and task processes too) would compile its imports again.
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode -p $(PY) -r requirements.lock
 	$(VENV)/bin/uv pip install --quiet -p $(PY) --no-deps -e .
 	touch $@
 
