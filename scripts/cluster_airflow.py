@@ -55,6 +55,7 @@ def airflow_env(
         passwords=home / "passwords.json",
         wonde_url=wonde_url,
         token=token,
+        drop="AIRFLOW",  # the host's connections and variables too: a cluster of its own
     )
     env.update(
         AIRFLOW_CONN_CALM_DB=calm_db_json(calm_url),

@@ -18,11 +18,19 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def loopback_env(
-    *, home: Path, port: int, user: str, passwords: Path, wonde_url: str, token: str
+    *,
+    home: Path,
+    port: int,
+    user: str,
+    passwords: Path,
+    wonde_url: str,
+    token: str,
+    drop: str = "AIRFLOW__",
 ) -> dict[str, str]:
-    """This process's environment without its Airflow settings, plus the shared ones."""
+    """This process's environment without the variables named ``drop…`` (by default its
+    Airflow settings, so that its connections stay), plus the shared settings."""
     api_url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(
         AIRFLOW_HOME=str(home),
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",

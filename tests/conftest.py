@@ -181,7 +181,7 @@ def calm_db_copies(request, calm_db, monkeypatch):
     def copy() -> sa.URL:
         if calm_db.get_backend_name() == "sqlite":
             path = Path(calm_db.database).with_name(f"copy-{len(copies)}.db")
-            shutil.copyfile(calm_db.database, path)
+            _copy_sqlite(calm_db.database, str(path))
             url = sa.make_url(f"sqlite:///{path}")
         else:
             server = request.getfixturevalue("postgres_url")

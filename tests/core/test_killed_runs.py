@@ -33,7 +33,7 @@ STAGING = ("wonde_schools_staging", "wonde_people_staging")
 
 
 @pytest.fixture
-def seeded(calm_db, start_emulator):
+def site_and_catalog(calm_db, start_emulator):
     """Site-a approved for one school of 30 staff and 20 pupils (some not imported:
     suspended, archived, left), and a catalog that a rebuild changes (one school renamed
     since, one new)."""
@@ -112,7 +112,7 @@ def catalog_rebuild(run: str) -> None:
 
 @pytest.mark.parametrize("work", [full_import, catalog_rebuild], ids=lambda w: w.__name__)
 def test_a_kill_between_any_two_statements_loses_and_leaks_nothing(
-    seeded, calm_db, calm_db_copies, work
+    site_and_catalog, calm_db, calm_db_copies, work
 ):
     reference = calm_db_copies()
     total = crash_points.count_statements(lambda: work("manual__reference"))
@@ -128,8 +128,9 @@ def test_a_kill_between_any_two_statements_loses_and_leaks_nothing(
         after = snapshot(url)
         lost += sum(len(set(rows) - set(after[name])) for name, rows in expected.items())
         assert after == expected, f"killed before statement {n} of {total}"
-        leaked += leftovers(url)
-        assert leftovers(url) == 0, f"killed before statement {n} of {total}"
+        left = leftovers(url)
+        leaked += left
+        assert left == 0, f"killed before statement {n} of {total}"
     # Shown by ``pytest -rP``.
     print(
         f"{work.__name__} on {calm_db.get_backend_name()}: killed before {len(points)} of "
