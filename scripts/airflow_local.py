@@ -202,6 +202,19 @@ def stop_all(processes: dict[str, subprocess.Popen], grace: float = 20) -> None:
         # Task processes and executor workers share the group; none may survive it.
         _signal_group(proc, signal.SIGKILL)
         proc.wait()
+        _wait_until_group_gone(proc.pid)
+
+
+def _wait_until_group_gone(pgid: int, timeout: float = 10) -> None:
+    """Wait (bounded) until no process of group ``pgid`` is left, reaped ones included: a
+    killed member is gone only once the process that inherits it has reaped it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.05)
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
