@@ -112,7 +112,7 @@ def restore_access(wonde_url: str, token: str) -> None:
     from wonde_sync.school_access import token_vault
 
     engine = engine_from_url(f"sqlite:///{CALM_DB}", create_missing=False)
-    accesses = table(engine, "wonde_connections")
+    accesses = table("wonde_connections")
     with engine.connect() as conn:
         rows = conn.execute(accesses.select()).mappings().all()
     engine.dispose()

@@ -153,7 +153,7 @@ def connect_sites(cluster: dict, count: int) -> dict[str, str]:
 
     from wonde_sync.core.database import table
 
-    schools = table(cluster["engine"], "wonde_schools")
+    schools = table("wonde_schools")
     with cluster["engine"].connect() as conn:
         ids = conn.execute(sa.select(schools.c.id).order_by(schools.c.id).limit(count)).scalars()
         chosen = {f"site-{n}": school for n, school in enumerate(ids, start=1)}

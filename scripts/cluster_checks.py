@@ -48,7 +48,7 @@ def directory_ids(wonde_url: str, token: str) -> set[str]:
 def check_catalog(engine: sa.Engine, wonde_url: str, token: str) -> Check:
     """``wonde_schools`` holds exactly the directory's school ids."""
     expected = directory_ids(wonde_url, token)
-    schools = table(engine, "wonde_schools")
+    schools = table("wonde_schools")
     with engine.connect() as conn:
         found = set(conn.execute(sa.select(schools.c.id)).scalars())
     missing, extra = len(expected - found), len(found - expected)
@@ -60,7 +60,7 @@ def check_catalog(engine: sa.Engine, wonde_url: str, token: str) -> Check:
 
 def active_people(engine: sa.Engine, site_id: str, kind: str = "employee") -> set[str]:
     """Wonde ids of the site's active people of ``kind`` in calm_db."""
-    people = table(engine, PEOPLE_TABLES[kind])
+    people = table(PEOPLE_TABLES[kind])
     with engine.connect() as conn:
         query = sa.select(people.c.external_id).where(
             people.c.site_id == site_id, people.c.source == "wonde", people.c.status == "active"
@@ -96,7 +96,7 @@ def check_site(engine, control: EmulatorControl, site_id: str, school_id: str) -
 
 def first_import_run_type(engine: sa.Engine, site_id: str) -> str | None:
     """Sync History's run type of the site's first import (``approval`` when one started it)."""
-    runs = table(engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     with engine.connect() as conn:
         query = (
             sa.select(runs.c.run_type)

@@ -141,7 +141,7 @@ def engine_rows(engine) -> list[dict]:
 
     from wonde_sync.core.database import table
 
-    schools = table(engine, "wonde_schools")
+    schools = table("wonde_schools")
     with engine.connect() as conn:
         query = sa.select(schools.c.id).order_by(schools.c.name).limit(len(DEMO_SITES))
         return [dict(r) for r in conn.execute(query).mappings()]
@@ -198,7 +198,7 @@ def summary(engine, full_took: float, incremental_took: float) -> bool:
     print(f"Incremental sync (wonde_incremental_sync), {incremental_took:.1f} s")
     print("  A site's first import is always full (kind full_import): with no watermark yet")
     print("  there is no 'changed since' to ask Wonde for. Later runs are incremental_import.")
-    reasons = table(engine, "wonde_sync_run_reasons")
+    reasons = table("wonde_sync_run_reasons")
     all_ok = catalog_run.status == "Completed"
     for status in read_statuses(engine):
         enabled = "enabled" if status.enabled else "disabled"
@@ -217,8 +217,8 @@ def summary(engine, full_took: float, incremental_took: float) -> bool:
                     )
                 ).scalar_one()
                 for name, people in (
-                    ("staff", table(engine, "personnel")),
-                    ("pupils", table(engine, "pupils")),
+                    ("staff", table("personnel")),
+                    ("pupils", table("pupils")),
                 )
             }
             filtered = conn.execute(

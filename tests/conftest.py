@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import copy
+import functools
 import json
 import os
 import secrets
@@ -289,6 +290,25 @@ def _calm_schema_template(server: str) -> str:
         return name
 
     return shared_run.once("calm-schema-template", migrate)
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch):
+    """The Wonde client's retries, same attempts, without seconds of backoff between them."""
+    from wonde_sync.wonde.client import WondeClient
+
+    init = functools.partialmethod(WondeClient.__init__, backoff_initial=0.01, backoff_max=0.05)
+    monkeypatch.setattr(WondeClient, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def _process_engines():
+    """The engines ``engine_for`` keeps per process are closed after each test: every test
+    has a database of its own."""
+    yield
+    from wonde_sync.core.database import dispose_engines
+
+    dispose_engines()
 
 
 @pytest.fixture

@@ -103,7 +103,7 @@ def test_an_admin_of_two_sites_manages_both(api, world, approved_school):
 
 def test_tokens_are_stored_as_sha256_only(engine):
     issued = api_tokens.create_api_token(engine, "carol", label="web app")
-    tokens = table(engine, "wonde_api_tokens")
+    tokens = table("wonde_api_tokens")
     with engine.connect() as conn:
         stored = [dict(r) for r in conn.execute(sa.select(tokens)).mappings()]
     assert [r["token_sha256"] for r in stored] == [
@@ -136,7 +136,7 @@ def test_site_admins_are_granted_and_revoked(two_sites):
 
 
 def last_used(world, user: str) -> list:
-    tokens = table(world.engine, "wonde_api_tokens")
+    tokens = table("wonde_api_tokens")
     with world.engine.connect() as conn:
         return list(
             conn.execute(
@@ -149,7 +149,7 @@ def last_used(world, user: str) -> list:
 
 def used_long_ago(world) -> None:
     """Every token last used two hours ago, so that any new use would move the time."""
-    tokens = table(world.engine, "wonde_api_tokens")
+    tokens = table("wonde_api_tokens")
     with world.engine.begin() as conn:
         conn.execute(sa.update(tokens).values(last_used_at=utcnow() - timedelta(hours=2)))
 

@@ -25,20 +25,20 @@ def emu(engine, start_emulator):
 
 
 def rows(engine, name: str) -> list[tuple]:
-    t = table(engine, name)
+    t = table(name)
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns))]
 
 
 def staged_rows(engine) -> int:
-    staging = table(engine, "wonde_schools_staging")
+    staging = table("wonde_schools_staging")
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(staging)).scalar_one()
 
 
 def catalog_ids(engine) -> set[str]:
     with engine.connect() as conn:
-        return set(conn.execute(sa.select(table(engine, "wonde_schools").c.id)).scalars())
+        return set(conn.execute(sa.select(table("wonde_schools").c.id)).scalars())
 
 
 def stage_and_check(run: dict) -> dict:

@@ -49,13 +49,13 @@ def rebuild_catalog(engine, page_list, **checks) -> int:
 
 
 def catalog_rows(engine) -> list[tuple]:
-    schools = table(engine, "wonde_schools")
+    schools = table("wonde_schools")
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.select(schools).order_by(schools.c.id))]
 
 
 def staged_count(engine, run_id: int) -> int:
-    staging = table(engine, "wonde_schools_staging")
+    staging = table("wonde_schools_staging")
     with engine.connect() as conn:
         return conn.execute(
             sa.select(sa.func.count()).where(staging.c.sync_run_id == run_id)
@@ -75,8 +75,8 @@ def test_rebuild_publishes_all_schools_and_metadata(engine):
     with engine.connect() as conn:
         row = (
             conn.execute(
-                sa.select(table(engine, "wonde_schools")).where(
-                    table(engine, "wonde_schools").c.id == "A1000000007"
+                sa.select(table("wonde_schools")).where(
+                    table("wonde_schools").c.id == "A1000000007"
                 )
             )
             .mappings()
@@ -87,14 +87,14 @@ def test_rebuild_publishes_all_schools_and_metadata(engine):
     assert row["address_line_2"] is None
     meta = queries.latest_full_sync(engine)
     assert meta.school_count == 53 and meta.dag_run_id == "manual__x"
-    staging = table(engine, "wonde_schools_staging")
+    staging = table("wonde_schools_staging")
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(staging)).scalar_one() == 0
 
 
 def test_rerun_gives_the_same_table(engine):
     rebuild_catalog(engine, pages(40))
-    schools = table(engine, "wonde_schools")
+    schools = table("wonde_schools")
     cols = [c for c in schools.c if c.name != "sync_run_id"]
     with engine.connect() as conn:
         first = conn.execute(sa.select(*cols).order_by(schools.c.id)).all()

@@ -124,7 +124,7 @@ def seed(engine, count: int) -> None:
         for tables in SEEDS[:count]:
             for name, rows in tables.items():
                 for row in rows:  # one by one: rows name different columns
-                    conn.execute(table(engine, name).insert().values(row))
+                    conn.execute(table(name).insert().values(row))
 
 
 def data_columns(engine) -> dict[str, list[str]]:

@@ -29,11 +29,9 @@ def killed_run(engine, kind, *, site_id=None, dag_id=FULL_SYNC, age=timedelta(mi
         started_at=utcnow() - age,
     )
     with engine.begin() as conn:
+        conn.execute(table("wonde_schools_staging").insert().values(sync_run_id=run_id, id="X1"))
         conn.execute(
-            table(engine, "wonde_schools_staging").insert().values(sync_run_id=run_id, id="X1")
-        )
-        conn.execute(
-            table(engine, "wonde_people_staging")
+            table("wonde_people_staging")
             .insert()
             .values(
                 sync_run_id=run_id,
@@ -50,7 +48,7 @@ def staged_runs(engine) -> set[int]:
         return {
             run_id
             for name in ("wonde_schools_staging", "wonde_people_staging")
-            for run_id in conn.execute(sa.select(table(engine, name).c.sync_run_id)).scalars()
+            for run_id in conn.execute(sa.select(table(name).c.sync_run_id)).scalars()
         }
 
 

@@ -68,8 +68,7 @@ def snapshot(url) -> dict[str, list[tuple]]:
         with engine.connect() as conn:
             return {
                 name: sorted(
-                    tuple(row)
-                    for row in conn.execute(sa.select(*(table(engine, name).c[c] for c in cols)))
+                    tuple(row) for row in conn.execute(sa.select(*(table(name).c[c] for c in cols)))
                 )
                 for name, cols in KEPT.items()
             }
@@ -80,15 +79,14 @@ def snapshot(url) -> dict[str, list[tuple]]:
 def leftovers(url) -> int:
     """Processing Sync History rows plus staging rows."""
     engine = engine_from_url(url)
-    runs = table(engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     try:
         with engine.connect() as conn:
             processing = conn.scalar(
                 sa.select(sa.func.count()).where(runs.c.status == "Processing")
             )
             staged = sum(
-                conn.scalar(sa.select(sa.func.count()).select_from(table(engine, name)))
-                for name in STAGING
+                conn.scalar(sa.select(sa.func.count()).select_from(table(name))) for name in STAGING
             )
     finally:
         engine.dispose()

@@ -29,9 +29,9 @@ ROWS = {
 def seed(engine) -> None:
     with engine.begin() as conn:
         for site, (school, status, cipher, requested, approved) in ROWS.items():
-            conn.execute(table(engine, "sites").insert().values(site_id=site, name=site))
+            conn.execute(table("sites").insert().values(site_id=site, name=site))
             conn.execute(
-                table(engine, "wonde_connections")
+                table("wonde_connections")
                 .insert()
                 .values(
                     site_id=site,
@@ -53,12 +53,9 @@ def test_005_keeps_one_active_site_per_school_and_journals_the_others(
     assert apply_schema(bare_engine) == REVISIONS[4:]
 
     with bare_engine.connect() as conn:
-        found = {
-            r.site_id: r
-            for r in conn.execute(sa.select(table(bare_engine, "wonde_connections"))).all()
-        }
+        found = {r.site_id: r for r in conn.execute(sa.select(table("wonde_connections"))).all()}
         journal = conn.execute(
-            sa.select(table(bare_engine, "wonde_connection_history")).order_by("site_id")
+            sa.select(table("wonde_connection_history")).order_by("site_id")
         ).all()
     assert {s: r.status for s, r in found.items()} == {
         "s1": "revoked",
@@ -87,11 +84,11 @@ def test_after_005_a_second_active_site_is_refused(bare_engine):
     seed_one = {"site_id": "s1", "school_id": "A", "status": "approved"}
     with bare_engine.begin() as conn:
         for site in ("s1", "s2"):
-            conn.execute(table(bare_engine, "sites").insert().values(site_id=site, name=site))
-        conn.execute(table(bare_engine, "wonde_connections").insert().values(seed_one))
+            conn.execute(table("sites").insert().values(site_id=site, name=site))
+        conn.execute(table("wonde_connections").insert().values(seed_one))
     with pytest.raises(sa.exc.IntegrityError), bare_engine.begin() as conn:
         conn.execute(
-            table(bare_engine, "wonde_connections")
+            table("wonde_connections")
             .insert()
             .values(site_id="s2", school_id="A", status="pending")
         )

@@ -7,7 +7,6 @@ tests/catalog and tests/tasks).
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pytest
@@ -42,25 +41,16 @@ def run_full_sync(**kwargs) -> str:
 
 
 def catalog_rows(engine) -> list[tuple]:
-    schools = table(engine, "wonde_schools")
+    schools = table("wonde_schools")
     cols = [c for c in schools.c if c.name != "sync_run_id"]
     with engine.connect() as conn:
         return conn.execute(sa.select(*cols).order_by(schools.c.id)).all()
 
 
 def staging_count(engine) -> int:
-    staging = table(engine, "wonde_schools_staging")
+    staging = table("wonde_schools_staging")
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(staging)).scalar_one()
-
-
-@pytest.fixture
-def quick_backoff(monkeypatch):
-    """The Wonde client's retries, same attempts, without seconds of backoff between them."""
-    from wonde_sync.wonde.client import WondeClient
-
-    init = functools.partialmethod(WondeClient.__init__, backoff_initial=0.01, backoff_max=0.05)
-    monkeypatch.setattr(WondeClient, "__init__", init)
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def _connect(engine, site_id: str, school_id: str, state: str, token: str | None
     if state in ("approved", "disabled"):
         values.update(school_token_ciphertext=token_vault.encrypt(token), approved_at=now)
     with engine.begin() as conn:
-        conn.execute(sa.insert(table(engine, "wonde_connections")).values(**values))
+        conn.execute(sa.insert(table("wonde_connections")).values(**values))
 
 
 def replay_emulator_changes(emu, seeded: Seeded) -> None:
@@ -167,7 +167,7 @@ def seed(engine, emu) -> Seeded:
 
     # Cedar: its only import completed three days ago (stale after the default 36 hours).
     out.cedar_run = run("cedar")
-    runs = table(engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     back = utcnow() - timedelta(days=3)
     with engine.begin() as conn:
         conn.execute(

@@ -39,7 +39,7 @@ def long_run(world) -> int:
         window_end=start,
     )
     sync_history.fail_run(world.engine, run_id, LONG)
-    runs = table(world.engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     with world.engine.begin() as conn:  # the end as recorded, not the test's clock
         conn.execute(sa.update(runs).where(runs.c.id == run_id).values(finished_at=end))
     return run_id

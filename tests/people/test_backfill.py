@@ -106,7 +106,7 @@ def active_in_mis(control, school_id: str, record_type: str) -> set[str]:
 
 def pupils(engine, site_id: str) -> dict[str, dict]:
     """The site's rows in ``pupils``, by Wonde id."""
-    t = table(engine, "pupils")
+    t = table("pupils")
     with engine.connect() as conn:
         rows = conn.execute(t.select().where(t.c.site_id == site_id)).mappings().all()
     return {r["external_id"]: dict(r) for r in rows}

@@ -14,7 +14,7 @@ from wonde_sync.people.store import MassArchiveBlocked
 
 
 def personnel(world, site_id: str) -> dict[str, dict]:
-    t = table(world.engine, "personnel")
+    t = table("personnel")
     with world.engine.connect() as conn:
         rows = conn.execute(sa.select(t).where(t.c.site_id == site_id)).mappings().all()
     return {r["external_id"]: dict(r) for r in rows}
@@ -43,13 +43,13 @@ def test_students_filtered_by_reason_match_ground_truth(world):
     truth = world.truth(target.school_id, "student")
     expected = Counter(p["mis_status"] for p in truth if p["mis_status"] != "active")
     assert summary["filtered"]["student"] == dict(expected)
-    t = table(world.engine, "pupils")
+    t = table("pupils")
     with world.engine.connect() as conn:
         ids = set(
             conn.execute(sa.select(t.c.external_id).where(t.c.site_id == target.site_id)).scalars()
         )
     assert ids == {p["id"] for p in truth if p["mis_status"] == "active"}
-    reasons = table(world.engine, "wonde_sync_run_reasons")
+    reasons = table("wonde_sync_run_reasons")
     with world.engine.connect() as conn:
         stored = {
             (r.record_type, r.reason): r.count
@@ -104,7 +104,7 @@ def test_incremental_picks_up_changes_deletions_and_restores(world):
 
 
 def add_hand_made(world, site_id: str, **values) -> int:
-    t = table(world.engine, "personnel")
+    t = table("personnel")
     with world.engine.begin() as conn:
         return conn.execute(
             sa.insert(t)
@@ -125,7 +125,7 @@ def test_hand_made_records_untouched_and_matches_linked(world):
         world, target.site_id, forename="Visiting", surname="Governor", email="governor@example.org"
     )
     import_site(world.engine, world.client, target, ImportOptions())
-    t = table(world.engine, "personnel")
+    t = table("personnel")
     with world.engine.connect() as conn:
         rows = {
             r["id"]: r
@@ -173,7 +173,7 @@ def test_changed_school_details_are_refreshed(world):
     from wonde_sync.catalog import rebuild
 
     school_id = world.targets[0].school_id
-    schools = table(world.engine, "wonde_schools")
+    schools = table("wonde_schools")
     with world.engine.begin() as conn:
         conn.execute(
             sa.update(schools).where(schools.c.id == school_id).values(name="Old Name", mis=None)

@@ -26,7 +26,7 @@ def paged_client(per_page: int):
 
 
 def personnel(world, site_id: str) -> dict[str, dict]:
-    t = table(world.engine, "personnel")
+    t = table("personnel")
     with world.engine.connect() as conn:
         rows = conn.execute(sa.select(t).where(t.c.site_id == site_id)).mappings().all()
     return {r["external_id"]: dict(r) for r in rows}
@@ -43,7 +43,7 @@ def truly_active(world, school_id: str) -> set[str]:
 
 
 def run_issues(world, run_id: int) -> list[tuple]:
-    t = table(world.engine, "wonde_sync_issues")
+    t = table("wonde_sync_issues")
     with world.engine.connect() as conn:
         return conn.execute(
             sa.select(t.c.external_id, t.c.reason).where(t.c.sync_run_id == run_id)

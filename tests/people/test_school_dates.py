@@ -78,7 +78,7 @@ def test_a_utc_today_still_works_as_before():
 
 
 def set_school_timezone(world, school_id: str, zone: str | None) -> None:
-    schools = table(world.engine, "wonde_schools")
+    schools = table("wonde_schools")
     with world.engine.begin() as conn:
         conn.execute(sa.update(schools).where(schools.c.id == school_id).values(timezone=zone))
 
@@ -110,7 +110,7 @@ def test_an_import_reads_dates_in_the_school_zone(world, zone, now, left):
 
     with world.engine.connect() as conn:
         imported = {
-            name: set(conn.execute(sa.select(table(world.engine, name).c.external_id)).scalars())
+            name: set(conn.execute(sa.select(table(name).c.external_id)).scalars())
             for name in ("personnel", "pupils")
         }
     # A leaver is filtered out on the first import, so never created.

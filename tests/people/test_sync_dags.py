@@ -48,7 +48,7 @@ def connect(engine, control, site_id: str, school_id: str, *, approve: bool = Tr
 
 
 def people(engine, site_id: str) -> dict[str, dict]:
-    t = table(engine, "personnel")
+    t = table("personnel")
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t).where(t.c.site_id == site_id)).mappings().all()
     return {r["external_id"]: dict(r) for r in rows}

@@ -60,7 +60,7 @@ class World:
     def row(self, site_id: str) -> dict | None:
         from wonde_sync.core.database import table
 
-        accesses = table(self.engine, "wonde_connections")
+        accesses = table("wonde_connections")
         with self.engine.connect() as conn:
             found = (
                 conn.execute(sa.select(accesses).where(accesses.c.site_id == site_id))
@@ -82,7 +82,7 @@ class World:
         taken = {}
         with self.engine.connect() as conn:
             for name in tables:
-                t = table(self.engine, name)
+                t = table(name)
                 key = list(t.primary_key.columns) or list(t.c)
                 taken[name] = [tuple(r) for r in conn.execute(sa.select(t).order_by(*key))]
         return taken
@@ -90,7 +90,7 @@ class World:
     def history(self, site_id: str) -> list[str]:
         from wonde_sync.core.database import table
 
-        history = table(self.engine, "wonde_connection_history")
+        history = table("wonde_connection_history")
         with self.engine.connect() as conn:
             return list(
                 conn.execute(

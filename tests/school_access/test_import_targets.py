@@ -8,7 +8,9 @@ from cryptography.fernet import Fernet
 from wonde_sync.school_access import rows, token_vault
 from wonde_sync.school_access.import_targets import (
     ImportTarget,
+    import_target,
     import_targets,
+    importable_sites,
     mark_approvals_announced,
     unannounced_approvals,
 )
@@ -46,7 +48,23 @@ def four_sites(two_sites):
 
 
 def test_only_enabled_approved_sites_with_a_token(four_sites):
-    assert import_targets(four_sites) == [ImportTarget("site-a", "A1", "token-a-0123456789")]
+    target = ImportTarget("site-a", "A1", "token-a-0123456789")
+    assert import_targets(four_sites) == [target]
+    assert import_target(four_sites, "site-a") == target
+    assert [import_target(four_sites, s) for s in ("site-b", "site-c", "site-d")] == [None] * 3
+    assert importable_sites(four_sites) == {"site-a": "A1"}
+
+
+def test_one_site_decrypts_only_its_own_token(four_sites):
+    # Another site's unreadable token is no concern of this site's import.
+    with four_sites.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE wonde_connections SET school_token_ciphertext = 'not-a-token' "
+            "WHERE site_id = 'site-d'"
+        )
+        conn.exec_driver_sql("UPDATE wonde_connections SET enabled = TRUE WHERE site_id = 'site-d'")
+    assert import_target(four_sites, "site-a").school_token == "token-a-0123456789"
+    assert sorted(importable_sites(four_sites)) == ["site-a", "site-d"]
 
 
 def test_approvals_are_announced_once(four_sites):

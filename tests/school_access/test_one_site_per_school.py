@@ -50,7 +50,7 @@ def by_service(site: str):
 
 
 def active_sites(world, school: str) -> list[str]:
-    accesses = table(world.engine, "wonde_connections")
+    accesses = table("wonde_connections")
     with world.engine.connect() as conn:
         return list(
             conn.execute(
@@ -139,7 +139,7 @@ def test_a_wonde_failure_puts_the_row_back(world, declined_before):
 
 
 def test_the_database_refuses_a_second_active_site(two_sites):
-    accesses = table(two_sites, "wonde_connections")
+    accesses = table("wonde_connections")
     now = utcnow()
 
     def add(site, status):

@@ -126,7 +126,7 @@ def test_school_not_on_any_list_is_reported_and_kept(world):
     # A pending row Wonde never heard of (e.g. written before this code existed).
     with world.engine.begin() as conn:
         conn.execute(
-            sa.insert(table(world.engine, "wonde_connections")).values(
+            sa.insert(table("wonde_connections")).values(
                 site_id="site-a", school_id=world.schools[20], status="pending", enabled=True
             )
         )

@@ -26,7 +26,7 @@ def write(engine, row: dict, change: str, **values) -> dict:
 
 
 def journal(engine) -> list[tuple]:
-    history = table(engine, "wonde_connection_history")
+    history = table("wonde_connection_history")
     columns = ("site_id", "change", "from_status", "to_status", "source", "actor")
     with engine.connect() as conn:
         found = conn.execute(sa.select(*(history.c[c] for c in columns)).order_by(history.c.id))

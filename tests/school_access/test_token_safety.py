@@ -83,7 +83,7 @@ def test_a_stored_unusable_token_fails_the_import_clearly(two_sites, caplog, tok
     with pytest.raises(UnusableTokenError) as caught:
         import_site(two_sites, WondeClient(), target, ImportOptions())
 
-    runs = table(two_sites, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     with two_sites.connect() as conn:
         run = conn.execute(sa.select(runs.c.status, runs.c.message)).one()
     assert run.status == "Failed"

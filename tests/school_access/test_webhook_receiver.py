@@ -42,7 +42,7 @@ def approved_payload(school_id: str, token: str = "0123456789abcdef0123") -> dic
 
 
 def events(world) -> list[dict]:
-    t = table(world.engine, "wonde_webhook_events")
+    t = table("wonde_webhook_events")
     with world.engine.connect() as conn:
         return [dict(r) for r in conn.execute(sa.select(t).order_by(t.c.id)).mappings()]
 

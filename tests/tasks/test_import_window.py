@@ -21,7 +21,7 @@ def plant_watermark(engine, site_id: str, mark: datetime) -> None:
     """A site whose last import ended at ``mark`` (its later runs did not happen)."""
     with engine.begin() as conn:
         conn.execute(
-            sa.insert(table(engine, "wonde_site_watermarks")).values(
+            sa.insert(table("wonde_site_watermarks")).values(
                 site_id=site_id, watermark=mark, updated_at=mark
             )
         )

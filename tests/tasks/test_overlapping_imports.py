@@ -40,7 +40,7 @@ class Site:
         }
 
     def people(self, name: str = "personnel") -> dict[str, dict]:
-        t = table(self.engine, name)
+        t = table(name)
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(t).where(t.c.site_id == SITE)).mappings().all()
         return {r["external_id"]: dict(r) for r in rows}

@@ -93,7 +93,7 @@ def create_api_token(engine: Engine, user_id: str, *, label: str | None = None) 
     user_id = check_user_id(user_id)
     label = (label or "").strip() or None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    tokens = table(engine, "wonde_api_tokens")
+    tokens = table("wonde_api_tokens")
     with engine.begin() as conn:
         token_id = conn.execute(
             sa.insert(tokens)
@@ -105,7 +105,7 @@ def create_api_token(engine: Engine, user_id: str, *, label: str | None = None) 
 
 def revoke_api_token(engine: Engine, token_id: int) -> None:
     """Revoke a token by id (it stops working at once); revoking twice is harmless."""
-    tokens = table(engine, "wonde_api_tokens")
+    tokens = table("wonde_api_tokens")
     with engine.begin() as conn:
         found = conn.execute(sa.select(tokens.c.id).where(tokens.c.id == token_id)).first()
         if found is None:
@@ -119,7 +119,7 @@ def revoke_api_token(engine: Engine, token_id: int) -> None:
 
 def list_api_tokens(engine: Engine, user_id: str | None = None) -> list[TokenInfo]:
     """Stored tokens (never the secrets), newest first, optionally of one user."""
-    tokens = table(engine, "wonde_api_tokens")
+    tokens = table("wonde_api_tokens")
     query = sa.select(tokens).order_by(tokens.c.id.desc())
     if user_id is not None:
         query = query.where(tokens.c.user_id == user_id)
@@ -145,7 +145,7 @@ def authenticate(engine: Engine, token: str | None) -> Caller | None:
     """
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    tokens = table(engine, "wonde_api_tokens")
+    tokens = table("wonde_api_tokens")
     digest = _digest(token)
     with engine.connect() as conn:
         row = conn.execute(
@@ -165,7 +165,7 @@ def record_use(engine: Engine, caller: Caller) -> bool:
     now = utcnow()
     if caller.last_used_at is not None and now - caller.last_used_at < _LAST_USED_PRECISION:
         return False
-    tokens = table(engine, "wonde_api_tokens")
+    tokens = table("wonde_api_tokens")
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -182,8 +182,8 @@ def record_use(engine: Engine, caller: Caller) -> bool:
 def grant_site_admin(engine: Engine, user_id: str, site_id: str) -> bool:
     """Make ``user_id`` an admin of ``site_id``; False when it already was."""
     user_id = check_user_id(user_id)
-    sites = table(engine, "sites")
-    admins = table(engine, "wonde_site_admins")
+    sites = table("sites")
+    admins = table("wonde_site_admins")
     with engine.begin() as conn:
         site = conn.execute(sa.select(sites.c.site_id).where(sites.c.site_id == site_id)).first()
         if site is None:
@@ -203,7 +203,7 @@ def grant_site_admin(engine: Engine, user_id: str, site_id: str) -> bool:
 
 def revoke_site_admin(engine: Engine, user_id: str, site_id: str) -> bool:
     """Remove ``user_id`` from the admins of ``site_id``; False when it was not one."""
-    admins = table(engine, "wonde_site_admins")
+    admins = table("wonde_site_admins")
     with engine.begin() as conn:
         deleted = conn.execute(
             sa.delete(admins).where(admins.c.user_id == user_id, admins.c.site_id == site_id)
@@ -213,7 +213,7 @@ def revoke_site_admin(engine: Engine, user_id: str, site_id: str) -> bool:
 
 def is_site_admin(engine: Engine, user_id: str, site_id: str) -> bool:
     """Whether ``user_id`` administers ``site_id``."""
-    admins = table(engine, "wonde_site_admins")
+    admins = table("wonde_site_admins")
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(admins.c.user_id).where(
@@ -225,7 +225,7 @@ def is_site_admin(engine: Engine, user_id: str, site_id: str) -> bool:
 
 def admin_sites(engine: Engine, user_id: str) -> list[str]:
     """The sites ``user_id`` administers, sorted."""
-    admins = table(engine, "wonde_site_admins")
+    admins = table("wonde_site_admins")
     with engine.connect() as conn:
         return list(
             conn.execute(

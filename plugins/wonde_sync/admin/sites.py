@@ -27,7 +27,7 @@ def add_site(engine: Engine, site_id: str, name: str) -> None:
         )
     if not name:
         raise SiteError("A site needs a name.")
-    sites = table(engine, "sites")
+    sites = table("sites")
     with engine.begin() as conn:
         exists = conn.execute(sa.select(sites.c.site_id).where(sites.c.site_id == site_id)).first()
         if exists:
@@ -37,7 +37,7 @@ def add_site(engine: Engine, site_id: str, name: str) -> None:
 
 def require_site(engine: Engine, site_id: str) -> None:
     """Raise :class:`SiteError` unless ``site_id`` is a registered site."""
-    sites = table(engine, "sites")
+    sites = table("sites")
     with engine.connect() as conn:
         found = conn.execute(sa.select(sites.c.site_id).where(sites.c.site_id == site_id)).first()
     if found is None:

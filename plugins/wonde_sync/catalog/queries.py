@@ -41,14 +41,14 @@ class FullSyncMetadata:
 
 def catalog_count(engine: Engine) -> int:
     """Schools in the published catalog."""
-    schools = table(engine, "wonde_schools")
+    schools = table("wonde_schools")
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(schools)).scalar_one()
 
 
 def latest_full_sync(engine: Engine) -> FullSyncMetadata | None:
     """The newest full-sync metadata, or None when the directory was never synced."""
-    metadata = table(engine, "wonde_full_sync_metadata")
+    metadata = table("wonde_full_sync_metadata")
     with engine.connect() as conn:
         row = (
             conn.execute(sa.select(metadata).order_by(metadata.c.started_at.desc()).limit(1))
@@ -100,7 +100,7 @@ def search(engine: Engine, query: str, limit: int = 20) -> list[dict]:
     if len(text) > MAX_SEARCH_CHARS:
         raise SearchQueryError(f"Search with at most {MAX_SEARCH_CHARS} characters")
     limit = max(1, min(int(limit), MAX_SEARCH_RESULTS))
-    schools = table(engine, "wonde_schools")
+    schools = table("wonde_schools")
     name = sa.func.lower(schools.c.name)
     for char in _IGNORED_IN_NAMES:
         name = sa.func.replace(name, char, "")

@@ -149,7 +149,7 @@ def _write_staging(engine: Engine, run_id: int, frame: pd.DataFrame) -> None:
 
 def discard_staging(engine: Engine, run_id: int) -> None:
     """Remove a run's staged rows."""
-    staging = table(engine, "wonde_schools_staging")
+    staging = table("wonde_schools_staging")
     with engine.begin() as conn:
         conn.execute(sa.delete(staging).where(staging.c.sync_run_id == run_id))
 
@@ -175,7 +175,7 @@ def validate_staged(
 
 
 def _check_staged(engine: Engine, run_id: int, max_drop_pct: float, allow_large_drop: bool) -> int:
-    staging = table(engine, "wonde_schools_staging")
+    staging = table("wonde_schools_staging")
     mine = staging.c.sync_run_id == run_id
     with engine.connect() as conn:
         staged = conn.execute(sa.select(sa.func.count()).where(mine)).scalar_one()
@@ -229,7 +229,7 @@ def publish(engine: Engine, run_id: int, *, started_at: datetime, dag_run_id, ex
 
 def _swap(engine, run_id, started_at, dag_run_id, expected) -> int:
     schools, staging, metadata = (
-        table(engine, f"wonde_{n}") for n in ("schools", "schools_staging", "full_sync_metadata")
+        table(f"wonde_{n}") for n in ("schools", "schools_staging", "full_sync_metadata")
     )
     cols = [staging.c[c] for c in CATALOG_COLUMNS]
     with engine.begin() as conn:
@@ -282,7 +282,7 @@ def refresh_schools(engine: Engine, school_objects: Iterable[dict]) -> int:
     frame = frame[_rejections(frame).eq("")]
     if frame.empty:
         return 0
-    schools = table(engine, "wonde_schools")
+    schools = table("wonde_schools")
     fresh = {row["id"]: row for row in frame.to_dict("records")}
     with run_locks.held(engine, CATALOG_LOCK, holder="schools refresh"), engine.begin() as conn:
         current = {

@@ -6,14 +6,16 @@ the Alembic history in :mod:`wonde_sync.core.migrations`, applied by :func:`appl
 
 from __future__ import annotations
 
-import functools
-import warnings
+import os
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from wonde_sync.core import tables
 
 CALM_DB_CONN_ID = "calm_db"
 #: Where Alembic records the schema's revision (``alembic_version`` is Airflow's).
@@ -50,11 +52,7 @@ def engine_from_url(url: str | sa.URL, *, create_missing: bool = True) -> Engine
     except sa.exc.ArgumentError:
         raise DatabaseConfigError(f"{str(url)!r} is not a database URL") from None
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            path = Path(url.database)
-            if not create_missing and not path.is_file():
-                raise DatabaseMissingError(f"no CalmCompliance database at {path.resolve()}")
-            path.parent.mkdir(parents=True, exist_ok=True)
+        _check_sqlite_file(url, create_missing=create_missing)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -63,6 +61,15 @@ def engine_from_url(url: str | sa.URL, *, create_missing: bool = True) -> Engine
     raise DatabaseConfigError(
         f"Unsupported database {url.get_backend_name()!r}: use PostgreSQL or SQLite."
     )
+
+
+def _check_sqlite_file(url: sa.URL, *, create_missing: bool) -> None:
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    path = Path(url.database)
+    if not create_missing and not path.is_file():
+        raise DatabaseMissingError(f"no CalmCompliance database at {path.resolve()}")
+    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def describe_database(url: sa.URL) -> str:
@@ -132,10 +139,45 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def engine_for(conn_id: str = CALM_DB_CONN_ID, *, create_missing: bool = True) -> Engine:
-    """Create an engine from the Airflow connection ``conn_id`` (postgres or sqlite).
+    """The process's engine on the database of the Airflow connection ``conn_id`` (postgres
+    or sqlite), made on first use.
 
-    ``create_missing``: as for :func:`engine_from_url`.
+    One engine per database and process, so that every task, site and thread of a worker
+    shares its pool. ``create_missing``: as for :func:`engine_from_url`.
     """
+    url = _connection_url(conn_id)
+    if not create_missing:
+        _check_sqlite_file(url, create_missing=False)
+    key = url.render_as_string(hide_password=False)
+    with _engines_lock:
+        if key not in _engines:
+            _engines[key] = engine_from_url(url, create_missing=create_missing)
+        return _engines[key]
+
+
+def dispose_engines() -> None:
+    """Close and forget the engines :func:`engine_for` made (the next call makes new ones)."""
+    with _engines_lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        engine.dispose()
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child must not use its parent's pooled connections; it opens its own.
+    for engine in _engines.values():
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _connection_url(conn_id: str) -> sa.URL:
     from airflow.sdk import BaseHook
 
     try:
@@ -149,15 +191,13 @@ def engine_for(conn_id: str = CALM_DB_CONN_ID, *, create_missing: bool = True) -
     if conn.conn_type in ("postgres", "postgresql"):
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-        return engine_from_url(PostgresHook(postgres_conn_id=conn_id).sqlalchemy_url)
+        return sa.make_url(PostgresHook(postgres_conn_id=conn_id).sqlalchemy_url)
     if conn.conn_type == "sqlite":
         if not conn.host:
             raise DatabaseConfigError(
                 f"Connection {conn_id!r} (sqlite) needs host = the database file path."
             )
-        return engine_from_url(
-            sa.URL.create("sqlite", database=conn.host), create_missing=create_missing
-        )
+        return sa.URL.create("sqlite", database=conn.host)
     raise DatabaseConfigError(
         f"Connection {conn_id!r} has type {conn.conn_type!r}; use 'postgres' or 'sqlite'."
     )
@@ -171,9 +211,7 @@ def apply_schema(engine: Engine) -> list[str]:
     # Imported here: DAG files parse without loading Alembic.
     from wonde_sync.core import migrations
 
-    applied = migrations.upgrade(engine)
-    table.cache_clear()
-    return applied
+    return migrations.upgrade(engine)
 
 
 def bulk_insert(
@@ -194,16 +232,15 @@ def bulk_insert(
     records = [dict(zip(columns, row, strict=True)) for row in rows]
     if records:
         with engine.begin() as conn:
-            conn.execute(sa.insert(table(engine, table_name)), records)
+            conn.execute(sa.insert(table(table_name)), records)
 
 
-@functools.lru_cache(maxsize=64)
-def table(engine: Engine, name: str) -> sa.Table:
-    """A reflected handle on one of our tables (cached per engine)."""
-    with warnings.catch_warnings():
-        # Expression indexes (e.g. on lower(email)) serve queries; Core needs no model of them.
-        warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
-        return sa.Table(name, sa.MetaData(), autoload_with=engine)
+def table(name: str) -> sa.Table:
+    """The declared handle on one of our tables (see :mod:`wonde_sync.core.tables`)."""
+    try:
+        return tables.metadata.tables[name]
+    except KeyError:
+        raise KeyError(f"calm_db has no table {name!r}") from None
 
 
 def utcnow() -> datetime:

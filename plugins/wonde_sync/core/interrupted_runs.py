@@ -65,7 +65,7 @@ def close_interrupted(
     Call it before opening the new attempt's row; ``work_locked`` only while holding the
     work's run lock (then every ``Processing`` row of the work is closed, whatever its age).
     """
-    runs = table(engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     kinds: Sequence[str] = _SAME_WORK.get(kind, (kind,))
     now = now or utcnow()
     unowned = sa.true() if work_locked else runs.c.started_at < now - STALE_AFTER
@@ -90,7 +90,7 @@ def close_interrupted(
             )
         live = sa.select(runs.c.id).where(runs.c.status == PROCESSING)
         for name in _STAGING:
-            staging = table(engine, name)
+            staging = table(name)
             conn.execute(sa.delete(staging).where(staging.c.sync_run_id.not_in(live)))
     if closed:
         log.warning("Closed interrupted Sync History runs %s (%s)", closed, kind)

@@ -129,7 +129,7 @@ def start_run(
     window_end: datetime | None = None,
 ) -> int:
     """Insert a ``Processing`` row and return its id (``started_at`` defaults to now)."""
-    runs = table(engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     with engine.begin() as conn:
         return conn.execute(
             sa.insert(runs)
@@ -181,7 +181,7 @@ def _write(engine: Engine, run_id: int, status: str | None, message: str | None,
     if status is not None:
         values["status"] = status
         values["finished_at"] = utcnow()
-    runs = table(engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     with engine.begin() as conn:
         updated = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values)).rowcount
     if updated != 1:
@@ -190,7 +190,7 @@ def _write(engine: Engine, run_id: int, status: str | None, message: str | None,
 
 def get_run(engine: Engine, run_id: int) -> SyncRun:
     """One run by id."""
-    runs = table(engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     with engine.connect() as conn:
         row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
     if row is None:
@@ -207,7 +207,7 @@ def list_runs(
     limit: int = 20,
 ) -> list[SyncRun]:
     """The newest runs first, optionally filtered by site, kind and status."""
-    runs = table(engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
     if site_id is not None:
         query = query.where(runs.c.site_id == site_id)

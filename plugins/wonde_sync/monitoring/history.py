@@ -28,7 +28,7 @@ def reason_counts(conn, engine: Engine, run_ids: Sequence[int]) -> dict[int, lis
     found: dict[int, list[ReasonCount]] = defaultdict(list)
     if not run_ids:
         return found
-    reasons = table(engine, "wonde_sync_run_reasons")
+    reasons = table("wonde_sync_run_reasons")
     rows = conn.execute(
         sa.select(reasons)
         .where(reasons.c.sync_run_id.in_(sorted(set(run_ids))))
@@ -53,7 +53,7 @@ def list_runs(
 ) -> RunPage:
     """One page of Sync History, newest first, for the filters and the caller's sites."""
     site_ids = None if site_ids is None else list(site_ids)
-    runs = table(engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     conditions = [_visible_runs(runs, site_ids)]
     if filters.site is not None:
         conditions.append(runs.c.site_id == filters.site)
@@ -61,7 +61,7 @@ def list_runs(
         conditions.append(runs.c.status == filters.status)
     if filters.kind is not None:
         conditions.append(runs.c.kind == filters.kind)
-    sites = table(engine, "sites")
+    sites = table("sites")
     with engine.connect() as conn:
         total = conn.execute(
             sa.select(sa.func.count()).select_from(runs).where(*conditions)
@@ -99,9 +99,9 @@ def get_run(
     Raises LookupError when there is no such run or the caller may not read it (the two
     are not told apart, so that run ids reveal nothing about other sites).
     """
-    runs = table(engine, "wonde_sync_runs")
-    issues = table(engine, "wonde_sync_issues")
-    sites = table(engine, "sites")
+    runs = table("wonde_sync_runs")
+    issues = table("wonde_sync_issues")
+    sites = table("sites")
     with engine.connect() as conn:
         row = (
             conn.execute(
@@ -148,7 +148,7 @@ def _issue_from_row(row) -> RecordIssue:
 
 def iter_issues(engine: Engine, run_id: int, *, batch: int = 1000) -> Iterator[RecordIssue]:
     """Every record issue of a run, in batches (keyset paging keeps memory flat)."""
-    issues = table(engine, "wonde_sync_issues")
+    issues = table("wonde_sync_issues")
     after = None
     while True:
         query = (

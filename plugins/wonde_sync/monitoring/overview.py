@@ -51,7 +51,7 @@ def _people_counts(conn, engine: Engine, site_ids: list[str] | None):
     if site_ids == []:
         return active, archived
     for record_type, name in ((EMPLOYEE, "personnel"), (STUDENT, "pupils")):
-        people = table(engine, name)
+        people = table(name)
         mine = sa.and_(_of_sites(people.c.site_id, site_ids), people.c.source == WONDE_SOURCE)
         for site_id, n in conn.execute(
             sa.select(people.c.site_id, sa.func.count())
@@ -88,7 +88,7 @@ def overview(
     catalog_stale_after = catalog_stale_after or health.catalog_stale_after_from_env()
     connections = read_statuses(engine, site_ids)
     visible = None if site_ids is None else [c.site_id for c in connections]
-    runs = table(engine, "wonde_sync_runs")
+    runs = table("wonde_sync_runs")
     finished = runs.c.status != sync_history.PROCESSING
     with engine.connect() as conn:
         newest = (

@@ -59,7 +59,7 @@ class ImportOptions:
 
 def watermark(engine: Engine, site_id: str) -> datetime | None:
     """Where the site's next incremental import starts, or None before its first import."""
-    marks = table(engine, "wonde_site_watermarks")
+    marks = table("wonde_site_watermarks")
     with engine.connect() as conn:
         value = conn.execute(
             sa.select(marks.c.watermark).where(marks.c.site_id == site_id)
@@ -82,7 +82,7 @@ def import_window_start(
 def _school(engine: Engine, school_id: str) -> dict:
     """The school as the client needs it (its region's domain) and its time zone, from the
     catalog."""
-    schools = table(engine, "wonde_schools")
+    schools = table("wonde_schools")
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(schools.c.region_domain, schools.c.timezone).where(schools.c.id == school_id)
@@ -219,7 +219,7 @@ def _drift_note(tallies: dict[str, feeds.Tally], mark: datetime | None) -> str:
 
 
 def _move_watermark(conn, engine, site_id, started_at, run_id, full) -> None:
-    marks = table(engine, "wonde_site_watermarks")
+    marks = table("wonde_site_watermarks")
     values = {"watermark": started_at, "last_sync_run_id": run_id, "updated_at": utcnow()}
     if full:
         values["last_full_sync_at"] = started_at

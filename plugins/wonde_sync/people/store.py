@@ -73,7 +73,7 @@ def stage(engine: Engine, run_id: int, record_type: str, frame: pd.DataFrame) ->
 
 def discard(engine: Engine, run_id: int) -> None:
     """Remove a run's staged people."""
-    staging = table(engine, STAGING)
+    staging = table(STAGING)
     with engine.begin() as conn:
         conn.execute(sa.delete(staging).where(staging.c.sync_run_id == run_id))
 
@@ -82,7 +82,7 @@ def unstage(engine: Engine, run_id: int, record_type: str, external_ids: Iterabl
     """Remove staged people of a run (listed, then deleted while the run was reading them);
     return the filter reasons they had been staged with (None for the imported)."""
     ids = list(external_ids)
-    staging = table(engine, STAGING)
+    staging = table(STAGING)
     theirs = sa.and_(
         staging.c.sync_run_id == run_id,
         staging.c.record_type == record_type,
@@ -108,8 +108,8 @@ def absent_people(
     None when the mass-archive guard will refuse the run anyway, so that nobody spends
     requests confirming an archive that will not happen.
     """
-    target = table(engine, TARGET_TABLES[record_type])
-    staging = table(engine, STAGING)
+    target = table(TARGET_TABLES[record_type])
+    staging = table(STAGING)
     with engine.connect() as conn:
         plan = archive_plan(conn, target, staging, run_id, site_id, record_type)
         if blocked(plan.active, plan.filtered + plan.absent, max_archive_pct, approve_mass_archive):
@@ -134,8 +134,8 @@ def apply(
     missing from it are archived. Raises MassArchiveBlocked before writing anything when
     the archive count is over ``max_archive_pct`` of the site's active Wonde people.
     """
-    target = table(engine, TARGET_TABLES[record_type])
-    staging = table(engine, STAGING)
+    target = table(TARGET_TABLES[record_type])
+    staging = table(STAGING)
     mine = sa.and_(staging.c.sync_run_id == run_id, staging.c.record_type == record_type)
     wonde_rows = sa.and_(target.c.site_id == site_id, target.c.source == WONDE_SOURCE)
     same_person = target.c.external_id == staging.c.external_id
@@ -296,4 +296,4 @@ def record_reasons(conn: Connection, engine: Engine, run_id: int, counts: Iterab
         if n
     ]
     if rows:
-        conn.execute(sa.insert(table(engine, "wonde_sync_run_reasons")), rows)
+        conn.execute(sa.insert(table("wonde_sync_run_reasons")), rows)

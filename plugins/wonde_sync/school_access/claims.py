@@ -43,7 +43,7 @@ _SQLITE_ATTEMPTS = 3
 
 def check_school_free(conn: Connection, school_id: str, site_id: str) -> None:
     """Raise :class:`AccessConflictError` if another site holds ``school_id``."""
-    accesses = table(conn.engine, "wonde_connections")
+    accesses = table("wonde_connections")
     taken = conn.execute(
         sa.select(accesses.c.site_id).where(
             accesses.c.school_id == school_id,

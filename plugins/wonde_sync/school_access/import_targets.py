@@ -32,26 +32,41 @@ def import_targets(engine: Engine) -> list[ImportTarget]:
     Tokens are decrypted here (``WONDE_TOKEN_KEY``); an unreadable token is an error
     rather than a silently skipped site.
     """
-    accesses = table(engine, "wonde_connections")
+    return [_target(row) for row in _importable_rows(engine, with_token=True)]
+
+
+def import_target(engine: Engine, site_id: str) -> ImportTarget | None:
+    """``site_id``'s import target (its one token decrypted), or None when not importable."""
+    rows = _importable_rows(engine, with_token=True, site_id=site_id)
+    return _target(rows[0]) if rows else None
+
+
+def importable_sites(engine: Engine) -> dict[str, str]:
+    """The school id of each importable site, by site id; no token is decrypted."""
+    return {row.site_id: row.school_id for row in _importable_rows(engine, with_token=False)}
+
+
+def _importable_rows(engine: Engine, *, with_token: bool, site_id: str | None = None) -> list:
+    accesses = table("wonde_connections")
+    columns = [accesses.c.site_id, accesses.c.school_id]
+    if with_token:
+        columns.append(accesses.c.school_token_ciphertext)
+    query = sa.select(*columns).where(*_importable(accesses)).order_by(accesses.c.site_id)
+    if site_id is not None:
+        query = query.where(accesses.c.site_id == site_id)
     with engine.connect() as conn:
-        found = conn.execute(
-            sa.select(
-                accesses.c.site_id,
-                accesses.c.school_id,
-                accesses.c.school_token_ciphertext,
-            )
-            .where(*_importable(accesses))
-            .order_by(accesses.c.site_id)
-        ).all()
-    return [
-        ImportTarget(row.site_id, row.school_id, token_vault.decrypt(row.school_token_ciphertext))
-        for row in found
-    ]
+        return conn.execute(query).all()
+
+
+def _target(row) -> ImportTarget:
+    return ImportTarget(
+        row.site_id, row.school_id, token_vault.decrypt(row.school_token_ciphertext)
+    )
 
 
 def unannounced_approvals(engine: Engine) -> list[str]:
     """Importable sites whose approval has not been announced to the import DAGs yet."""
-    accesses = table(engine, "wonde_connections")
+    accesses = table("wonde_connections")
     with engine.connect() as conn:
         return list(
             conn.execute(
@@ -67,7 +82,7 @@ def mark_approvals_announced(engine: Engine, site_ids: Iterable[str]) -> int:
     site_ids = list(site_ids)
     if not site_ids:
         return 0
-    accesses = table(engine, "wonde_connections")
+    accesses = table("wonde_connections")
     with engine.begin() as conn:
         return conn.execute(
             sa.update(accesses)

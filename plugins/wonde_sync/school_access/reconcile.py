@@ -110,7 +110,7 @@ def reconcile(engine: Engine, client: Any) -> ReconcileResult:
       dropped), unless it changed while the lists were being read;
     * on no list: left as it is, and reported.
     """
-    accesses = table(engine, "wonde_connections")
+    accesses = table("wonde_connections")
     with engine.connect() as conn:
         snapshot = [dict(row) for row in conn.execute(sa.select(accesses)).mappings()]
     on_wonde = _states_on_wonde(client, {row["school_id"] for row in snapshot})

@@ -36,7 +36,7 @@ NO_TOKEN = {"school_token_ciphertext": None, "token_received_at": None}
 
 def read(conn: Connection, site_id: str, *, lock: bool = True) -> dict | None:
     """The access row of ``site_id``, locked for update unless ``lock`` is False; None if none."""
-    accesses = table(conn.engine, "wonde_connections")
+    accesses = table("wonde_connections")
     query = sa.select(accesses).where(accesses.c.site_id == site_id)
     if lock:
         query = query.with_for_update()
@@ -46,14 +46,14 @@ def read(conn: Connection, site_id: str, *, lock: bool = True) -> dict | None:
 
 def site_exists(conn: Connection, site_id: str) -> bool:
     """Whether ``site_id`` is a registered site."""
-    sites = table(conn.engine, "sites")
+    sites = table("sites")
     found = conn.execute(sa.select(sites.c.site_id).where(sites.c.site_id == site_id)).first()
     return found is not None
 
 
 def school_name(conn: Connection, school_id: str) -> str | None:
     """The catalog name of ``school_id``; None when the catalog does not list it."""
-    schools = table(conn.engine, "wonde_schools")
+    schools = table("wonde_schools")
     return conn.execute(sa.select(schools.c.name).where(schools.c.id == school_id)).scalar()
 
 
@@ -63,7 +63,7 @@ def for_school(conn: Connection, school_id: str) -> list[dict]:
     The active one (pending or approved) when there is one; otherwise the site that asked
     for the school most recently, e.g. a declined request the school later approves.
     """
-    accesses = table(conn.engine, "wonde_connections")
+    accesses = table("wonde_connections")
     found = [
         dict(row)
         for row in conn.execute(
@@ -95,7 +95,7 @@ def write(
     Raises :class:`ConcurrentChangeError` when the row changed since it was read. Returns
     the row as written.
     """
-    accesses = table(conn.engine, "wonde_connections")
+    accesses = table("wonde_connections")
     now = utcnow()
     values["updated_at"] = now
     if "status" in values and values["status"] != row["status"]:
@@ -120,7 +120,7 @@ def insert(
     conn: Connection, site_id: str, *, change: str, source: str, actor: str | None, **values: Any
 ) -> dict:
     """Create the access row of a site that has none (enabled, version 0); journal it."""
-    accesses = table(conn.engine, "wonde_connections")
+    accesses = table("wonde_connections")
     now = utcnow()
     conn.execute(
         sa.insert(accesses).values(
@@ -143,7 +143,7 @@ def remove(
 ) -> None:
     """Delete an access row if it is still at the version read (the site is no longer
     connected); journal it. Raises :class:`ConcurrentChangeError` when it changed."""
-    accesses = table(conn.engine, "wonde_connections")
+    accesses = table("wonde_connections")
     deleted = conn.execute(
         sa.delete(accesses).where(
             accesses.c.site_id == row["site_id"],
@@ -172,7 +172,7 @@ def _journal(
     detail: str | None,
     at: datetime,
 ) -> None:
-    history = table(conn.engine, "wonde_connection_history")
+    history = table("wonde_connection_history")
     from_state, to_state = state_of(before), state_of(after)
     subject = after or before
     conn.execute(

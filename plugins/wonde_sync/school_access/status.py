@@ -96,9 +96,9 @@ def access_status(engine: Engine, site_id: str) -> AccessStatus:
 def read_statuses(engine: Engine, site_ids: Iterable[str] | None = None) -> list[AccessStatus]:
     """The access of every site (or of ``site_ids``, unknown ones left out), by site id."""
     site_ids = None if site_ids is None else list(site_ids)
-    sites = table(engine, "sites")
-    accesses = table(engine, "wonde_connections")
-    schools = table(engine, "wonde_schools")
+    sites = table("sites")
+    accesses = table("wonde_connections")
+    schools = table("wonde_schools")
     query = (
         sa.select(
             sites.c.site_id,

@@ -183,14 +183,14 @@ def _effect(
 
 
 def _already_received(conn: Connection, dedupe_key: str) -> bool:
-    events = table(conn.engine, "wonde_webhook_events")
+    events = table("wonde_webhook_events")
     seen = conn.execute(sa.select(events.c.id).where(events.c.dedupe_key == dedupe_key))
     return seen.first() is not None
 
 
 def _last_applied_digest(conn: Connection, school_id: str) -> str | None:
     """The content digest of the latest delivery that changed the school's access."""
-    events = table(conn.engine, "wonde_webhook_events")
+    events = table("wonde_webhook_events")
     return conn.execute(
         sa.select(events.c.payload_digest)
         .where(events.c.school_id == school_id, events.c.effect == APPLIED)
@@ -230,7 +230,7 @@ def _journal(
 def _insert(
     conn: Connection, receipt: WebhookReceipt, dedupe_key: str | None, digest: str | None
 ) -> None:
-    events = table(conn.engine, "wonde_webhook_events")
+    events = table("wonde_webhook_events")
     conn.execute(
         sa.insert(events).values(
             received_at=utcnow(),
