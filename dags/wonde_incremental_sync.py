@@ -10,17 +10,20 @@ school's MIS, importing only what Wonde reports changed since the site's waterma
    a `Failed` Sync History row that names the Param and the fix.
 3. **directory_synced** skips everything while no full catalog sync has completed
    ("The school directory hasn't been synced yet: run the full schools catalog sync first.").
-4. **choose_sites** refreshes connection states from Wonde and lists the sites that are
-   enabled, approved and hold a school token; every other site is logged with the reason.
+4. **choose_sites** refreshes connection states from Wonde, lists the sites that are
+   enabled, approved and hold a school token (every other site is logged with the reason),
+   and splits them into batches of `batch_size`.
 5. **any_site** skips the imports when no connection is ready.
-6. **import_site** runs once per site (dynamic task mapping, pool `wonde_api`): fetch,
-   filter suspended/archived/leavers (reason codes), upsert, archive, Sync History row.
-   A site's watermark moves only when its import succeeds; one failing site does not stop
-   the others.
+6. **import_sites** runs once per batch (dynamic task mapping, pool `wonde_api`), importing
+   its sites a few at a time: fetch, filter suspended/archived/leavers (reason codes),
+   upsert, archive, one Sync History row per site. A site's watermark moves only when its
+   import succeeds; one failing site does not stop the others. A failed batch names its
+   failed sites, and its retry imports only the sites not imported yet.
 7. **refresh_schools** re-reads the catalog entries of connected schools.
 
 Manual runs take Params: `sites` (default: every ready site), `since` (a date, default: each
-site's watermark), `full_resync`, `approve_mass_archive`, `max_archive_pct`. An import
+site's watermark), `full_resync`, `approve_mass_archive`, `max_archive_pct`, `batch_size`
+(sites per `import_sites` task). An import
 reads from the earlier of `since` (or a backfill run's data interval start) and the site's
 watermark, minus a two-hour overlap, so no change is ever left unread; re-running a window
 changes nothing. Sync History records each run's type (scheduled, manual, backfill,
@@ -40,7 +43,7 @@ from airflow.sdk import AssetOrTimeSchedule, Param, dag, get_current_context, ta
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from wonde_sync.tasks.assets import WONDE_CONNECTION_APPROVED
-from wonde_sync.tasks.defaults import default_args
+from wonde_sync.tasks.defaults import DEFAULT_BATCH_SIZE, default_args
 
 
 @dag(
@@ -95,6 +98,14 @@ from wonde_sync.tasks.defaults import default_args
             title="Archive limit (%)",
             description="Most of a site's active people one run may archive, 0 to 100.",
         ),
+        "batch_size": Param(
+            DEFAULT_BATCH_SIZE,
+            type="integer",
+            minimum=1,
+            title="Sites per task",
+            description="How many sites one import_sites task imports (more when needed to "
+            "stay within Airflow's limit of mapped tasks).",
+        ),
     },
 )
 def wonde_incremental_sync():
@@ -118,22 +129,24 @@ def wonde_incremental_sync():
         return import_steps.directory_synced()
 
     @task
-    def choose_sites(checked: dict) -> list[str]:
-        from wonde_sync.tasks import import_steps
+    def choose_sites(checked: dict) -> list[dict]:
+        from wonde_sync.tasks import import_steps, site_batches
 
-        return import_steps.sites_to_import(checked["sites"])
+        site_ids = import_steps.sites_to_import(checked["sites"])
+        return site_batches.batches(site_ids, checked["batch_size"])
 
     @task.short_circuit
-    def any_site(site_ids: list[str]) -> bool:
-        return bool(site_ids)
+    def any_site(batches: list[dict]) -> bool:
+        return bool(batches)
 
-    @task(multiple_outputs=False, pool="wonde_api", map_index_template="{{ site_id }}")
-    def import_site(site_id: str, checked: dict) -> dict:
+    @task(multiple_outputs=False, pool="wonde_api", map_index_template="{{ batch.label }}")
+    def import_sites(batch: dict, checked: dict) -> dict:
         from wonde_sync.tasks import import_steps
 
         ctx = get_current_context()
-        return import_steps.import_one_site(
-            site_id,
+        return import_steps.import_sites(
+            batch["site_ids"],
+            run_started_at=ctx["dag_run"].start_date,
             full=checked["full_resync"],
             since=import_steps.requested_since(checked, ctx.get("data_interval_start")),
             approve_mass_archive=checked["approve_mass_archive"],
@@ -150,10 +163,10 @@ def wonde_incremental_sync():
         return import_steps.refresh_connected_schools()
 
     checked = check_params()
-    site_ids = choose_sites(checked)
-    ready = any_site(site_ids)
-    prepare_database() >> checked >> directory_synced() >> site_ids
-    ready >> [import_site.partial(checked=checked).expand(site_id=site_ids), refresh_schools()]
+    batches = choose_sites(checked)
+    ready = any_site(batches)
+    prepare_database() >> checked >> directory_synced() >> batches
+    ready >> [import_sites.partial(checked=checked).expand(batch=batches), refresh_schools()]
 
 
 wonde_incremental_sync()

@@ -14,10 +14,12 @@ Rebuilds `wonde_schools`, CalmCompliance's copy of Wonde's school directory
    `max_drop_pct` percent against the current catalog (unless `allow_large_drop`).
 5. **publish_catalog** swaps the staged rows in and records the full-sync metadata in one
    transaction, marks the run `Completed` and updates the `wonde_schools` Asset.
-6. **choose_sites** refreshes connection states from Wonde and lists the sites that are
-   enabled, approved and hold a school token; **import_site** then runs a full import of
-   each (dynamic task mapping, pool `wonde_api`): everyone Wonde lists is fetched, people
-   missing from a complete fetch are archived (subject to the mass-archive guard).
+6. **choose_sites** refreshes connection states from Wonde, lists the sites that are
+   enabled, approved and hold a school token, and splits them into batches of `batch_size`;
+   **import_sites** then runs a full import of each site, once per batch (dynamic task
+   mapping, pool `wonde_api`): everyone Wonde lists is fetched, people missing from a
+   complete fetch are archived (subject to the mass-archive guard). A failed batch names its
+   failed sites, and its retry imports only the sites not imported yet.
 
 Any failure leaves the previous catalog untouched and the run `Failed` with the reason.
 Wonde answering 401/403, or a failed check, is not retried; network faults are.
@@ -31,7 +33,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from wonde_sync.tasks.assets import WONDE_SCHOOLS
-from wonde_sync.tasks.defaults import default_args
+from wonde_sync.tasks.defaults import DEFAULT_BATCH_SIZE, default_args
 
 
 @dag(
@@ -71,6 +73,14 @@ from wonde_sync.tasks.defaults import default_args
             maximum=100,
             title="Archive limit (%)",
             description="Most of a site's active people one import may archive, 0 to 100.",
+        ),
+        "batch_size": Param(
+            DEFAULT_BATCH_SIZE,
+            type="integer",
+            minimum=1,
+            title="Sites per task",
+            description="How many sites one import_sites task imports (more when needed to "
+            "stay within Airflow's limit of mapped tasks).",
         ),
     },
 )
@@ -115,18 +125,20 @@ def wonde_schools_full_sync():
         return catalog_steps.publish(run["run_id"], run["started_at"], dag_run_id, staged)
 
     @task
-    def choose_sites() -> list[str]:
-        from wonde_sync.tasks import import_steps
+    def choose_sites() -> list[dict]:
+        from wonde_sync.tasks import import_steps, site_batches
 
-        return import_steps.sites_to_import()
+        batch_size = int(get_current_context()["params"]["batch_size"])
+        return site_batches.batches(import_steps.sites_to_import(), batch_size)
 
-    @task(multiple_outputs=False, pool="wonde_api", map_index_template="{{ site_id }}")
-    def import_site(site_id: str) -> dict:
+    @task(multiple_outputs=False, pool="wonde_api", map_index_template="{{ batch.label }}")
+    def import_sites(batch: dict) -> dict:
         from wonde_sync.tasks import import_steps, run_params
 
         ctx = get_current_context()
-        return import_steps.import_one_site(
-            site_id,
+        return import_steps.import_sites(
+            batch["site_ids"],
+            run_started_at=ctx["dag_run"].start_date,
             full=True,
             approve_mass_archive=bool(ctx["params"]["approve_mass_archive"]),
             max_archive_pct=float(ctx["params"]["max_archive_pct"]),
@@ -138,9 +150,9 @@ def wonde_schools_full_sync():
     prepare_database() >> run
     published = publish_catalog(run, staged)
     validate_catalog(run, staged) >> published
-    site_ids = choose_sites()
-    published >> site_ids
-    import_site.expand(site_id=site_ids)
+    batches = choose_sites()
+    published >> batches
+    import_sites.expand(batch=batches)
 
 
 wonde_schools_full_sync()

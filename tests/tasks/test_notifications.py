@@ -4,7 +4,6 @@ mailed through the SMTP provider's notifier to a real SMTP server on loopback.""
 from __future__ import annotations
 
 import email
-import functools
 import html
 import json
 import logging
@@ -82,15 +81,6 @@ def smtp_connection(port: int) -> str:
 
 
 @pytest.fixture
-def quick_backoff(monkeypatch):
-    """The Wonde client's retries, same attempts, without seconds of backoff between them."""
-    from wonde_sync.wonde.client import WondeClient
-
-    init = functools.partialmethod(WondeClient.__init__, backoff_initial=0.01, backoff_max=0.05)
-    monkeypatch.setattr(WondeClient, "__init__", init)
-
-
-@pytest.fixture
 def notification_logs():
     """Lines the notifier logged (collected at the source: Airflow reroutes handlers)."""
     lines: list[str] = []
@@ -114,12 +104,12 @@ def emu(start_emulator):
 
 def run_dag(dag_id: str, conf: dict | None = None, import_retries: int = 0) -> str:
     """Run ``dag_id`` with dag.test(): no retries, except ``import_retries`` at once for
-    ``import_site`` (Airflow's own retry waits minutes)."""
+    ``import_sites`` (Airflow's own retry waits minutes)."""
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(DAGS)).dags[dag_id]
     for task in dag.tasks:
-        task.retries = import_retries if task.task_id == "import_site" else 0
+        task.retries = import_retries if task.task_id == "import_sites" else 0
         task.retry_delay = timedelta(0)
     return str(dag.test(run_conf=conf).state)
 
@@ -161,7 +151,7 @@ def text_of(message: email.message.Message) -> str:
 
 
 def catalog_ids(engine) -> list[str]:
-    schools = table(engine, "wonde_schools")
+    schools = table("wonde_schools")
     with engine.connect() as conn:
         return conn.execute(sa.select(schools.c.id).order_by(schools.c.id)).scalars().all()
 
@@ -181,10 +171,11 @@ def test_each_failure_mails_once_with_site_reason_and_next_step(
     assert inbox.mails == []
 
     # Site a's MIS suddenly lists nobody (the guard holds it); site b's school fails
-    # every call, on both tries of its import.
+    # every call, on both tries of the batch. Each site in a batch of its own: a mail each.
     control.fault(kind="empty", path_contains=f"/schools/{ids[0]}/employees", times=None)
     control.fault(kind="status", status=500, path_contains=f"/schools/{ids[1]}/", times=None)
-    assert run_dag("wonde_incremental_sync", {"full_resync": True}, import_retries=1) == "failed"
+    conf = {"full_resync": True, "batch_size": 1}
+    assert run_dag("wonde_incremental_sync", conf, import_retries=1) == "failed"
 
     subjects = sorted(m["Subject"] for _, m in inbox.mails)
     assert subjects == [
@@ -198,18 +189,30 @@ def test_each_failure_mails_once_with_site_reason_and_next_step(
     assert "sites = site-a, full_resync = true and approve_mass_archive = true" in held_text
     failed_text = " ".join(text_of(failed).split())
     assert "500" in failed_text
-    assert "next scheduled run of wonde_incremental_sync retries the import" in failed_text
+    assert "next scheduled run of wonde_incremental_sync retries its import" in failed_text
     assert "Sync History" in failed_text and "/wonde/ui/" in failed_text
     # One mail after the second (last) try: the first, up for retry, sent none.
-    assert "task import_site, after 2 attempts." in failed_text
-    assert "task import_site, after 1 attempt." in held_text  # refused: never retried
+    assert "task import_sites, after 2 attempts." in failed_text
+    assert "task import_sites, after 1 attempt." in held_text  # refused: never retried
+
+    # Both sites in one batch: one mail names each failed site with its own reason.
+    inbox.mails.clear()
+    assert run_dag("wonde_incremental_sync", {"full_resync": True}, import_retries=1) == "failed"
+    [(_, both)] = inbox.mails
+    assert both["Subject"] == (
+        "Wonde sync: imports of 2 sites failed: site-a (Oak & Ash <Primary>), site-b (St Mary's)"
+    )
+    both_text = " ".join(text_of(both).split())
+    assert "Site site-a (Oak & Ash <Primary>) was held" in both_text
+    assert "Site site-b (St Mary's) failed. Reason:" in both_text and "500" in both_text
+    assert "task import_sites, after 2 attempts." in both_text
 
     # The catalog sync fails for good: Wonde refuses the app token.
     before = catalog_ids(engine)
     control.fault(kind="status", status=401, path_contains="/schools/all", times=None)
     assert run_dag("wonde_schools_full_sync") == "failed"
     assert catalog_ids(engine) == before
-    assert len(inbox.mails) == 3
+    assert len(inbox.mails) == 2
     catalog = inbox.mails[-1][1]
     assert (
         catalog["Subject"] == "Wonde sync: the school directory sync failed (previous catalog kept)"

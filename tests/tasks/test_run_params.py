@@ -22,12 +22,14 @@ DEFAULTS = {
     "full_resync": False,
     "approve_mass_archive": False,
     "max_archive_pct": 10.0,
+    "batch_size": 25,
 }
 FULL_DEFAULTS = {
     "max_drop_pct": 10.0,
     "allow_large_drop": False,
     "approve_mass_archive": False,
     "max_archive_pct": 10.0,
+    "batch_size": 25,
 }
 TOMORROW = (utcnow() + timedelta(days=1)).date().isoformat()
 
@@ -58,8 +60,20 @@ def refused(engine, check, params) -> sync_history.SyncRun:
         ({"sites": "site-a"}, "Param sites='site-a' is not a list of site ids"),
         ({"max_archive_pct": 150}, "Param max_archive_pct=150 is outside 0..100"),
         ({"max_archive_pct": "ten"}, "Param max_archive_pct='ten' is not a number"),
+        ({"batch_size": 0}, "Param batch_size=0 is less than 1: use 1 or more."),
+        ({"batch_size": 2.5}, "Param batch_size=2.5 is not a whole number: use 1 or more."),
     ],
-    ids=["not-a-date", "no-such-day", "future", "unknown-site", "not-a-list", "pct", "nan"],
+    ids=[
+        "not-a-date",
+        "no-such-day",
+        "future",
+        "unknown-site",
+        "not-a-list",
+        "pct",
+        "nan",
+        "no-batch",
+        "part-batch",
+    ],
 )
 def test_a_bad_incremental_param_fails_the_run_and_says_how_to_fix_it(engine, change, expected):
     sites.add_site(engine, "site-a", "Site A")

@@ -37,6 +37,7 @@ DEFAULT_CONF = {
         "allow_large_drop": False,
         "approve_mass_archive": False,
         "max_archive_pct": 10,
+        "batch_size": 25,
     },
     INCREMENTAL: {
         "sites": [],
@@ -44,6 +45,7 @@ DEFAULT_CONF = {
         "full_resync": False,
         "approve_mass_archive": False,
         "max_archive_pct": 10,
+        "batch_size": 25,
     },
 }
 

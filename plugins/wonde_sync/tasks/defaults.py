@@ -6,6 +6,8 @@ from datetime import timedelta
 from wonde_sync.tasks.notifications import FailureNotifier
 
 OWNER = "calm-integrations"
+#: Sites one import task imports, unless its run's Param ``batch_size`` says otherwise.
+DEFAULT_BATCH_SIZE = 25
 
 
 def default_args(retry_delay: timedelta = timedelta(minutes=2)) -> dict:

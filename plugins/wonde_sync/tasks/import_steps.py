@@ -45,7 +45,7 @@ def sites_to_import(requested: list[str] | None = None, refresh: bool = True) ->
     Every other site is logged with the reason it gets no import. ``requested`` narrows
     the choice (a manual run's Param ``sites``, checked by :mod:`wonde_sync.tasks.run_params`).
     """
-    from wonde_sync.school_access.import_targets import import_targets
+    from wonde_sync.school_access.import_targets import importable_sites
     from wonde_sync.school_access.reconcile import reconcile
     from wonde_sync.school_access.status import read_statuses
     from wonde_sync.wonde.client import WondeClient
@@ -54,7 +54,7 @@ def sites_to_import(requested: list[str] | None = None, refresh: bool = True) ->
     if refresh:
         result = reconcile(engine, WondeClient())
         log.info("Connection states refreshed from Wonde: %s", result)
-    importable = {t.site_id for t in import_targets(engine)}
+    importable = set(importable_sites(engine))
     statuses = read_statuses(engine)
     chosen = []
     for status in statuses:
@@ -132,15 +132,52 @@ def import_one_site(
         ) from exc
 
 
+def import_sites(
+    site_ids: list[str],
+    *,
+    dag_id: str | None = None,
+    dag_run_id: str | None = None,
+    run_started_at: datetime | None = None,
+    **options,
+) -> dict:
+    """Import a batch of sites (see :mod:`wonde_sync.tasks.site_batches`), each as
+    :func:`import_one_site` does; return each imported site's summary, by site id.
+
+    Sites this DAG run already imported since ``run_started_at`` (an earlier attempt of the
+    task) are skipped. When
+    sites fail, the others are imported first, then the task fails naming each failed site:
+    a no-retry failure when no failure is one a retry could fix.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from wonde_sync.tasks import site_batches
+
+    engine = engine_for()
+    try:
+        return site_batches.import_batch(
+            site_ids,
+            lambda site_id: import_one_site(
+                site_id, dag_id=dag_id, dag_run_id=dag_run_id, **options
+            ),
+            threads=site_batches.threads_for(engine),
+            done=site_batches.imported_in_run(engine, dag_id, dag_run_id, run_started_at),
+            is_permanent=lambda exc: isinstance(exc, AirflowFailException),
+        )
+    except site_batches.SitesFailed as exc:
+        if exc.permanent:
+            raise AirflowFailException(str(exc)) from exc
+        raise
+
+
 def _import_holding_lock(engine, site_id: str, options: importer.ImportOptions) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
-    from wonde_sync.school_access.import_targets import import_targets
+    from wonde_sync.school_access.import_targets import import_target
     from wonde_sync.wonde.client import WondeClient
 
     # Read under the lock: the connection may have changed while this run waited.
-    targets = {t.site_id: t for t in import_targets(engine)}
-    if site_id not in targets:
+    target = import_target(engine, site_id)
+    if target is None:
         raise AirflowFailException(
             f"Site {site_id} can no longer be imported: its connection changed since the run began."
         )
@@ -150,7 +187,7 @@ def _import_holding_lock(engine, site_id: str, options: importer.ImportOptions) 
         engine, FULL_IMPORT, site_id=site_id, dag_id=options.dag_id, work_locked=True
     )
     with no_retry_when_permanent():
-        summary = importer.import_site(engine, WondeClient(), targets[site_id], options)
+        summary = importer.import_site(engine, WondeClient(), target, options)
     log.info("Site %s: %s", site_id, summary["message"])
     return {k: v for k, v in summary.items() if k != "message"}
 
@@ -197,10 +234,10 @@ def requested_since(checked: dict, interval_start: datetime | None) -> datetime 
 
 def refresh_connected_schools() -> int:
     """Re-read the catalog entries of connected schools from Wonde; return how many changed."""
-    from wonde_sync.school_access.import_targets import import_targets
+    from wonde_sync.school_access.import_targets import importable_sites
     from wonde_sync.wonde.client import WondeClient
 
     engine = engine_for()
     client = WondeClient()
-    school_ids = sorted({t.school_id for t in import_targets(engine)})
+    school_ids = sorted(set(importable_sites(engine).values()))
     return rebuild.refresh_schools(engine, (client.get(f"schools/{sid}") for sid in school_ids))

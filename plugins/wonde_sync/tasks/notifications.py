@@ -30,7 +30,7 @@ INCREMENTAL_DAG = "wonde_incremental_sync"
 CATALOG_TASKS = frozenset(
     {"prepare_database", "start_sync_run", "stage_directory", "validate_catalog", "publish_catalog"}
 )
-IMPORT_TASK = "import_site"
+IMPORT_TASK = "import_sites"
 #: Enough of a reason to act on; a longer one is cut (the task log has all of it).
 MAX_REASON = 2000
 
@@ -65,35 +65,7 @@ def compose(context) -> Message | None:
         f"after {tries} attempt{'' if tries == 1 else 's'}. Task log: {_task_log(ti)}"
     )
     if task_id == IMPORT_TASK:
-        site_id = _site_id(context)
-        site = _site_label(site_id)
-        if _held_by_guard(context.get("exception")):
-            return Message(
-                f"Wonde sync: import of site {site} held by the mass-archive guard",
-                (
-                    f"The import of site {site} in {dag_id} was held: it would archive more "
-                    "people than allowed, so nothing was changed.",
-                    f"Reason: {reason}",
-                    "Next step: check with the school that these people really left its MIS. "
-                    f"If they did, approve the archive: trigger {INCREMENTAL_DAG} with the "
-                    f"Params sites = {site_id}, full_resync = true and approve_mass_archive = "
-                    "true (or raise max_archive_pct). Until then, imports of this site that "
-                    "would archive as many are held the same way.",
-                    footer,
-                ),
-            )
-        return Message(
-            f"Wonde sync: import of site {site} failed",
-            (
-                f"The import of site {site} failed in {dag_id}.",
-                f"Reason: {reason}",
-                "Next step: the site's watermark did not move, so the next scheduled run of "
-                f"{INCREMENTAL_DAG} retries the import from where the last good one ended. "
-                f"For the details, see the site's Sync History on the Wonde page "
-                f"({_wonde_page()}) and the task log.",
-                footer,
-            ),
-        )
+        return _import_message(context, dag_id, footer)
     if is_notified(context):
         return Message(
             "Wonde sync: the school directory sync failed (previous catalog kept)",
@@ -108,6 +80,53 @@ def compose(context) -> Message | None:
             ),
         )
     return None
+
+
+def _import_message(context, dag_id: str, footer: str) -> Message:
+    """One message for a failed batch of site imports: a paragraph per failed site."""
+    error = context.get("exception")
+    batch = _sites_failed(error)
+    failures = (
+        [(f.site_id, f.error) for f in batch.failures]
+        if batch
+        else [(site_id, error) for site_id in _site_ids(context)]
+    )
+    held = [site_id for site_id, e in failures if _held_by_guard(e)]
+    labels = [_site_label(site_id) for site_id, _ in failures]
+    if len(failures) == 1:
+        what = f"import of site {labels[0]}"
+        subject = f"{what} held by the mass-archive guard" if held else f"{what} failed"
+    else:
+        subject = f"imports of {len(failures)} sites failed: {', '.join(labels)}"
+    paragraphs = [
+        f"In {dag_id}, the "
+        + (
+            f"{what} failed."
+            if len(failures) == 1
+            else f"imports of {len(failures)} sites failed (the batch's other sites were imported)."
+        )
+    ]
+    for (site_id, site_error), label in zip(failures, labels, strict=True):
+        if site_id in held:
+            paragraphs += [
+                f"Site {label} was held: its import would archive more people than allowed, "
+                f"so nothing was changed. Reason: {_reason(site_error)}",
+                "Next step: check with the school that these people really left its MIS. "
+                f"If they did, approve the archive: trigger {INCREMENTAL_DAG} with the "
+                f"Params sites = {site_id}, full_resync = true and approve_mass_archive = "
+                "true (or raise max_archive_pct). Until then, imports of this site that "
+                "would archive as many are held the same way.",
+            ]
+        else:
+            paragraphs.append(f"Site {label} failed. Reason: {_reason(site_error)}")
+    if len(held) < len(failures):
+        paragraphs.append(
+            "Next step: a failed site's watermark did not move, so the next scheduled run of "
+            f"{INCREMENTAL_DAG} retries its import from where the last good one ended (or "
+            f"trigger it now with the Param sites). For the details, see the site's Sync "
+            f"History on the Wonde page ({_wonde_page()}) and the task log."
+        )
+    return Message(f"Wonde sync: {subject}", (*paragraphs, footer))
 
 
 class FailureNotifier(BaseNotifier):
@@ -192,10 +211,28 @@ def _held_by_guard(error: BaseException | str | None) -> bool:
     return False
 
 
-def _site_id(context) -> str:
-    """The site a mapped ``import_site`` imported (its argument, else its map index label)."""
-    site_id = getattr(context.get("task"), "op_kwargs", {}).get("site_id")
-    return str(site_id or getattr(context["ti"], "rendered_map_index", None) or "unknown")
+def _sites_failed(error: BaseException | str | None):
+    """The batch's per-site failures in the error's chain, or None (the whole task failed)."""
+    from wonde_sync.tasks.site_batches import SitesFailed
+
+    seen = set()
+    while isinstance(error, BaseException) and id(error) not in seen:
+        if isinstance(error, SitesFailed):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _site_ids(context) -> list[str]:
+    """The sites of the batch a mapped ``import_sites`` was given (else its map index label)."""
+    batch = getattr(context.get("task"), "op_kwargs", {}).get("batch") or {}
+    site_ids = batch.get("site_ids") if isinstance(batch, dict) else None
+    return (
+        [str(s) for s in site_ids]
+        if site_ids
+        else [str(getattr(context["ti"], "rendered_map_index", None) or "unknown")]
+    )
 
 
 def _site_label(site_id: str) -> str:
@@ -207,7 +244,7 @@ def _site_label(site_id: str) -> str:
 
         engine = engine_for(create_missing=False)
         try:
-            sites = table(engine, "sites")
+            sites = table("sites")
             with engine.connect() as conn:
                 query = sa.select(sites.c.name).where(sites.c.site_id == site_id)
                 name = conn.execute(query).scalar()

@@ -20,6 +20,7 @@ from typing import Any
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import engine_for, utcnow
 from wonde_sync.tasks.assets import WONDE_CONNECTION_APPROVED
+from wonde_sync.tasks.defaults import DEFAULT_BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,15 @@ def percentage(name: str, value: Any) -> float:
     return float(value)
 
 
+def batch_size(value: Any) -> int:
+    """The Param ``batch_size`` as an int; ParamError when it is not a whole number ≥ 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ParamError(f"Param batch_size={value!r} is not a whole number: use 1 or more.")
+    if value < 1:
+        raise ParamError(f"Param batch_size={value!r} is less than 1: use 1 or more.")
+    return int(value)
+
+
 def site_ids(value: Any, known: Iterable[str]) -> list[str]:
     """The Param ``sites`` as a sorted list; ParamError for a non-list or unknown ids."""
     if value is None:
@@ -126,6 +136,7 @@ def check_incremental(
             "full_resync": full,
             "approve_mass_archive": bool(params.get("approve_mass_archive")),
             "max_archive_pct": percentage("max_archive_pct", params.get("max_archive_pct")),
+            "batch_size": batch_size(params.get("batch_size", DEFAULT_BATCH_SIZE)),
             "run_type": run_type,
         }
 
@@ -140,6 +151,7 @@ def check_full(
             "allow_large_drop": bool(params.get("allow_large_drop")),
             "approve_mass_archive": bool(params.get("approve_mass_archive")),
             "max_archive_pct": percentage("max_archive_pct", params.get("max_archive_pct")),
+            "batch_size": batch_size(params.get("batch_size", DEFAULT_BATCH_SIZE)),
             "run_type": run_type,
         }
 
