@@ -6,9 +6,10 @@ the Alembic history in :mod:`wonde_sync.core.migrations`, applied by :func:`appl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -212,6 +213,16 @@ def apply_schema(engine: Engine) -> list[str]:
     from wonde_sync.core import migrations
 
     return migrations.upgrade(engine)
+
+
+@contextlib.contextmanager
+def transaction(bind: Engine | sa.Connection) -> Generator[sa.Connection, None, None]:
+    """A transaction of its own on an engine; on a connection, the caller's transaction."""
+    if isinstance(bind, sa.Connection):
+        yield bind
+        return
+    with bind.begin() as conn:
+        yield conn
 
 
 def bulk_insert(

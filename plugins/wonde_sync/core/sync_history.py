@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from wonde_sync.core.database import as_utc, table, utcnow
+from wonde_sync.core.database import as_utc, table, transaction, utcnow
 from wonde_sync.core.vocabulary import describe_age
 
 PROCESSING = "Processing"
@@ -154,9 +154,10 @@ def update_run(engine: Engine, run_id: int, *, message: str | None = None, **cou
     _write(engine, run_id, None, message, counts)
 
 
-def complete_run(engine: Engine, run_id: int, message: str, **counts: int) -> None:
-    """Mark a run ``Completed`` with its final counts and a plain message."""
-    _write(engine, run_id, COMPLETED, message, counts)
+def complete_run(bind: Engine | Connection, run_id: int, message: str, **counts: int) -> None:
+    """Mark a run ``Completed`` with its final counts and a plain message (in the caller's
+    transaction when ``bind`` is a connection)."""
+    _write(bind, run_id, COMPLETED, message, counts)
 
 
 def fail_run(engine: Engine, run_id: int, message: str, **counts: int) -> None:
@@ -171,7 +172,9 @@ def record_failure(engine: Engine, kind: str, message: str, **start: str | None)
     return run_id
 
 
-def _write(engine: Engine, run_id: int, status: str | None, message: str | None, counts) -> None:
+def _write(
+    bind: Engine | Connection, run_id: int, status: str | None, message: str | None, counts
+) -> None:
     unknown = set(counts) - set(COUNT_COLUMNS)
     if unknown:
         raise ValueError(f"Unknown Sync History counts: {sorted(unknown)}")
@@ -182,7 +185,7 @@ def _write(engine: Engine, run_id: int, status: str | None, message: str | None,
         values["status"] = status
         values["finished_at"] = utcnow()
     runs = table("wonde_sync_runs")
-    with engine.begin() as conn:
+    with transaction(bind) as conn:
         updated = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values)).rowcount
     if updated != 1:
         raise LookupError(f"Sync History has no run {run_id}")

@@ -38,6 +38,8 @@ class Tally:
 
     fetched: int = 0
     rejected: int = 0
+    #: Rows staged (people and deletions); none: an incremental has nothing to apply.
+    staged: int = 0
     filtered: Counter = field(default_factory=Counter)
     issues: list[tuple] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
@@ -172,6 +174,7 @@ def stage_frame(feed: Feed, frame: pd.DataFrame, tally: Tally) -> None:
     frame["reason"] = frame["reason"].where(frame["reason"].ne(""), None)
     frame["content_hash"] = pt.content_hash(frame)
     tally.filtered.update(frame["reason"].dropna())
+    tally.staged += len(frame)
     people_store.stage(feed.engine, feed.run_id, record_type, frame)
 
 

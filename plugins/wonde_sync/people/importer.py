@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from wonde_sync.core import sync_history
-from wonde_sync.core.database import as_utc, bulk_insert, table, utcnow
+from wonde_sync.core.database import as_utc, table, transaction, utcnow
 from wonde_sync.core.vocabulary import EMPLOYEE, RECORD_TYPE_LABELS, STUDENT
 from wonde_sync.people import feeds
 from wonde_sync.people import store as people_store
@@ -144,6 +144,9 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
         if full:
             _confirm_absent(engine, run_id, target.site_id, read, tallies, options)
         drift = any(t.drift for t in tallies.values())
+        staged = any(t.staged for t in tallies.values())
+        # One transaction: the people, the reasons, the watermark, the record issues and the
+        # run's outcome are written together or not at all.
         with engine.begin() as conn:
             results = {
                 record_type: people_store.apply(
@@ -156,6 +159,9 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
                     max_archive_pct=options.max_archive_pct,
                     approve_mass_archive=options.approve_mass_archive,
                 )
+                # An incremental that staged nothing has nothing to apply.
+                if full or tallies[record_type].staged
+                else people_store.ApplyResult()
                 for record_type, _, _ in FEEDS
             }
             people_store.record_reasons(
@@ -170,15 +176,19 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
             )
             if not drift:
                 _move_watermark(conn, engine, target.site_id, started_at, run_id, full)
+            _record_issues(conn, run_id, target.site_id, tallies)
+            if staged:
+                people_store.discard(conn, run_id)
+            counts = _counts(tallies, results)
+            message = _message(tallies, results, full)
+            if drift:
+                message += _drift_note(tallies, mark)
+            sync_history.complete_run(conn, run_id, message, **counts)
     except Exception as exc:
         sync_history.fail_run(engine, run_id, f"Import failed: {exc}", **_counts(tallies, {}))
-        raise
-    finally:
         people_store.discard(engine, run_id)
         _record_issues(engine, run_id, target.site_id, tallies)
-    counts = _counts(tallies, results)
-    message = _message(tallies, results, full) + (_drift_note(tallies, mark) if drift else "")
-    sync_history.complete_run(engine, run_id, message, **counts)
+        raise
     return {
         "run_id": run_id,
         "site_id": target.site_id,
@@ -228,18 +238,22 @@ def _move_watermark(conn, engine, site_id, started_at, run_id, full) -> None:
         conn.execute(sa.insert(marks).values(site_id=site_id, **values))
 
 
-def _record_issues(engine, run_id, site_id, tallies) -> None:
+def _record_issues(bind, run_id, site_id, tallies) -> None:
     rows = [
-        (run_id, site_id, record_type, ext_id, reason, detail)
+        {
+            "sync_run_id": run_id,
+            "site_id": site_id,
+            "record_type": record_type,
+            "external_id": ext_id,
+            "reason": reason,
+            "detail": detail,
+        }
         for tally in tallies.values()
         for record_type, ext_id, reason, detail in tally.issues
     ]
-    bulk_insert(
-        engine,
-        "wonde_sync_issues",
-        ["sync_run_id", "site_id", "record_type", "external_id", "reason", "detail"],
-        rows,
-    )
+    if rows:
+        with transaction(bind) as conn:
+            conn.execute(sa.insert(table("wonde_sync_issues")), rows)
 
 
 def _counts(tallies: dict[str, feeds.Tally], results: dict) -> dict[str, int]:

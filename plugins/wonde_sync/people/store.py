@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from wonde_sync.core.database import bulk_insert, table, utcnow
+from wonde_sync.core.database import bulk_insert, table, transaction, utcnow
 from wonde_sync.core.vocabulary import EMPLOYEE, STUDENT, WONDE_SOURCE
 from wonde_sync.people.archiving import (
     DEFAULT_MAX_ARCHIVE_PCT,
@@ -71,10 +71,10 @@ def stage(engine: Engine, run_id: int, record_type: str, frame: pd.DataFrame) ->
     bulk_insert(engine, STAGING, STAGING_COLUMNS, rows)
 
 
-def discard(engine: Engine, run_id: int) -> None:
-    """Remove a run's staged people."""
+def discard(bind: Engine | Connection, run_id: int) -> None:
+    """Remove a run's staged people (in the caller's transaction, given a connection)."""
     staging = table(STAGING)
-    with engine.begin() as conn:
+    with transaction(bind) as conn:
         conn.execute(sa.delete(staging).where(staging.c.sync_run_id == run_id))
 
 
