@@ -9,7 +9,8 @@ Rebuilds `wonde_schools`, CalmCompliance's copy of Wonde's school directory
    a `Failed` Sync History row naming the Param and the fix), then opens a Sync History row
    (`wonde_sync_runs`, kind `catalog`, `Processing`, with the run type).
 3. **stage_directory** streams the directory page by page into `wonde_schools_staging`
-   (COPY on PostgreSQL); records without an id or a name are rejected and counted.
+   (COPY on PostgreSQL), requesting the next pages while it stages; records without an id
+   or a name are rejected and counted.
 4. **validate_catalog** refuses an empty directory, duplicate ids, or a drop of more than
    `max_drop_pct` percent against the current catalog (unless `allow_large_drop`).
 5. **publish_catalog** swaps the staged rows in and records the full-sync metadata in one

@@ -56,13 +56,16 @@ def begin(dag_id: str | None, dag_run_id: str | None, run_type: str | None = Non
 
 def stage_directory(run_id: int, conn_id: str = "wonde_default") -> dict:
     """Stream Wonde's school directory into staging; return the counts."""
+    from wonde_sync.wonde import pacing
     from wonde_sync.wonde.client import WondeClient
 
     engine = engine_for()
     client = WondeClient(conn_id=conn_id)
     reading = "Reading the school directory from Wonde"
     with no_retry_when_permanent(), recorded_step(engine, run_id, reading):
-        pages = (page.records for page in client.iter_pages(DIRECTORY_PATH))
+        # Pages are requested ahead while the ones read are staged.
+        directory = client.iter_pages(DIRECTORY_PATH, ahead=pacing.concurrency())
+        pages = (page.records for page in directory)
         result = rebuild.stage(engine, run_id, pages)
     sync_history.update_run(
         engine,

@@ -3,18 +3,18 @@
 Airflow pays its cost per task (seconds of scheduling and start-up on a real executor) once
 per batch, and a mapped task expands to at most ``[core] max_map_length`` instances, so a
 batch grows beyond the Param ``batch_size`` when the sites would need more. Inside a batch,
-a bounded thread pool imports the sites (``WONDE_IMPORT_THREADS``, default 4; one at a time
-on SQLite, which has one writer). Each site keeps its own Sync History row and run lock, and
-its own failure: a failing site never stops its batch's other sites. The batch then fails
-naming every failed site; a retry imports only the sites this DAG run has not imported yet
-(a finished run cleared to run again imports them all).
+a thread pool imports ``WONDE_CONCURRENCY`` sites at a time (default 4; that setting also
+bounds the process's requests to Wonde; one at a time on SQLite, which has one writer).
+Each site keeps its own Sync History row and run lock, and its own failure: a failing site
+never stops its batch's other sites. The batch then fails naming every failed site; a retry
+imports only the sites this DAG run has not imported yet (a finished run cleared to run
+again imports them all).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,8 +28,6 @@ from wonde_sync.core.database import as_utc, table
 
 log = logging.getLogger(__name__)
 
-THREADS_ENV = "WONDE_IMPORT_THREADS"
-DEFAULT_THREADS = 4
 #: Airflow's default ``[core] max_map_length``.
 DEFAULT_MAX_MAP_LENGTH = 1024
 
@@ -66,14 +64,9 @@ def max_map_length() -> int:
 
 def threads_for(engine: Engine) -> int:
     """How many sites of a batch are imported at once on ``engine``'s database."""
-    if engine.dialect.name == "sqlite":
-        return 1
-    value = os.environ.get(THREADS_ENV, "").strip()
-    try:
-        return max(1, int(value)) if value else DEFAULT_THREADS
-    except ValueError:
-        log.warning("%s=%r is not a whole number: using %d", THREADS_ENV, value, DEFAULT_THREADS)
-        return DEFAULT_THREADS
+    from wonde_sync.wonde import pacing
+
+    return 1 if engine.dialect.name == "sqlite" else pacing.concurrency()
 
 
 @dataclass(frozen=True)

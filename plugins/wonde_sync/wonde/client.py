@@ -16,6 +16,7 @@ A client holds one ``requests`` session and is not meant to be shared between th
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +25,7 @@ import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 
-from wonde_sync.wonde import responses
+from wonde_sync.wonde import pacing, responses
 from wonde_sync.wonde.errors import WondeResponseError, WondeTransientError
 from wonde_sync.wonde.paging import Page, follow_pages
 from wonde_sync.wonde.redaction import Secrets
@@ -86,6 +87,7 @@ class WondeClient:
         self.backoff_max = backoff_max
         #: HTTP requests sent by this client, retries included.
         self.request_count = 0
+        self._count_lock = threading.Lock()
         self._secrets = Secrets()
         # Checked now: a token that cannot go in a header would fail every request.
         self._school_token = self._secrets.school_token(school_token)
@@ -95,16 +97,23 @@ class WondeClient:
 
     # ------------------------------------------------------------------ public API
 
-    def iter_pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
-        """Yield the pages of a list endpoint lazily, following ``meta.pagination.next``.
+    def iter_pages(
+        self, path: str, params: Mapping[str, Any] | None = None, *, ahead: int = 0
+    ) -> Iterator[Page]:
+        """Yield the pages of a list endpoint, following ``meta.pagination.next``.
 
-        ``per_page`` is added to ``params`` unless given. Later pages are requested only when
-        the consumer asks for them. Stops when ``next`` is null or ``more`` is false.
+        ``per_page`` is added to ``params`` unless given. Stops when ``next`` is null or
+        ``more`` is false. Later pages are requested when the consumer asks for them, or,
+        with ``ahead``, up to that many pages in advance (see :mod:`wonde_sync.wonde.paging`).
         """
         query = dict(params or {})
         query.setdefault("per_page", self.per_page)
         first = with_query(self._url(path), query)
-        yield from follow_pages(lambda url: self._call("GET", url), first, self._clean)
+
+        def fetch(url: str) -> Any:
+            return self._call("GET", url)
+
+        yield from follow_pages(fetch, first, self._clean, ahead=ahead)
 
     def iter_records(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
         """Yield the records of a list endpoint one by one (pages are fetched lazily)."""
@@ -262,10 +271,12 @@ class WondeClient:
         session = self._connect()
         prepared = session.prepare_request(requests.Request(method, url, json=json))
         options = {**self._hook.merged_extra, "timeout": self.timeout, "check_response": False}
-        self.request_count += 1
+        with self._count_lock:
+            self.request_count += 1
         try:
-            response = self._hook.run_and_check(session, prepared, options)
-            content = response.content  # read here so a short body is caught as transient
+            with pacing.gate().request():
+                response = self._hook.run_and_check(session, prepared, options)
+                content = response.content  # read here so a short body is caught as transient
         except requests.Timeout as exc:
             raise TransientFailure(f"no answer within {self.timeout:g} s ({_name(exc)})") from exc
         except (
@@ -279,10 +290,14 @@ class WondeClient:
         if 200 <= status < 300:
             return responses.decode(method, response, content)
         if status in TRANSIENT_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if status == 429 and retry_after:
+                # Wonde limits the app, not one request: everyone of this process waits.
+                pacing.gate().pause(min(retry_after, self.backoff_max))
             raise TransientFailure(
                 f"HTTP {status} {response.reason}".rstrip(),
                 status=status,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after,
             )
         whose = (
             "check the school token used for this school"

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import requests
 
 from wonde_sync.wonde.errors import (
@@ -37,6 +38,12 @@ def decode(method: str, response: requests.Response, content: bytes) -> Any:
             raise TransientFailure(f"HTTP {response.status_code} with an empty body")
         return None
     try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        pass  # orjson is strict; what it refuses, the standard parser may still read
+    try:
+        # Lone surrogates, NaN and integers past 64 bits: valid for PHP's encoder and for
+        # json, refused by orjson (the importer makes such text storable).
         return json.loads(content)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise TransientFailure(
