@@ -34,6 +34,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--aus-domain", default=None, help="region.domain of AUS schools (default localhost:port)"
     )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds every Wonde API answer waits"
+    )
+    parser.add_argument(
+        "--jitter", type=float, default=0.0, help="up to this many seconds more, at random"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
 
@@ -54,6 +60,8 @@ def main(argv: list[str] | None = None) -> None:
         domain=args.domain,
         aus_domain=args.aus_domain,
         verbose=args.verbose,
+        latency=args.latency,
+        jitter=args.jitter,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

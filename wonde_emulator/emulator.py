@@ -17,6 +17,8 @@ class Emulator:
     deterministic per-school token. ``domain`` is the ``region.domain`` of GBR schools
     (default ``<host>:<port>``, with 127.0.0.1 for a wildcard host) and ``aus_domain`` that
     of AUS schools (default ``localhost:<port>``); both must reach this server.
+    ``latency`` seconds (plus up to ``jitter`` more, at random) delay every Wonde API answer,
+    as the real Wonde is far away.
     """
 
     def __init__(
@@ -34,12 +36,16 @@ class Emulator:
         domain: str | None = None,
         aus_domain: str | None = None,
         verbose: bool = False,
+        latency: float = 0.0,
+        jitter: float = 0.0,
     ) -> None:
         if max_per_page < 1:
             raise ValueError("max_per_page must be at least 1")
         self.host = host
         self.max_per_page = max_per_page
         self.verbose = verbose
+        self.latency = latency
+        self.jitter = jitter
         self._requested_port = port
         self._domain = domain
         self._aus_domain = aus_domain
@@ -67,6 +73,8 @@ class Emulator:
             self.faults,
             self.max_per_page,
             verbose=self.verbose,
+            latency=self.latency,
+            jitter=self.jitter,
         )
         self._server = server
         self._port = server.server_address[1]

@@ -93,8 +93,14 @@ class MisChangeBook:
             self._changes.append(change)
         return change
 
-    def answered(self, path: str) -> None:
-        """Count an answered Wonde request on ``path``; apply the changes now due."""
+    def pending(self) -> bool:
+        """Whether a scheduled change is still to come."""
+        with self._lock:
+            return any(not change.applied for change in self._changes)
+
+    def answered(self, path: str) -> bool:
+        """Count an answered Wonde request on ``path``; apply the changes now due (True when
+        any was)."""
         due = []
         with self._lock:
             for change in self._changes:
@@ -106,6 +112,7 @@ class MisChangeBook:
                     due.append(change)
         for change in due:
             change.error = self._apply(change)
+        return bool(due)
 
     def _apply(self, change: MisChange) -> str | None:
         record = self.world.directory.get(change.school_id)

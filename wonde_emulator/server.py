@@ -8,6 +8,7 @@ the connection without a word.
 from __future__ import annotations
 
 import math
+import random
 import re
 import socket
 import struct
@@ -21,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .control import ControlApi
 from .faults import Fault, FaultBook
 from .messages import HttpError, Request, Response
+from .page_cache import PageCache
 from .pagination import lenient_paging, pagination_meta
 from .wonde_api import WondeApi
 from .world import World
@@ -55,11 +57,18 @@ class EmulatorServer(ThreadingHTTPServer):
         faults: FaultBook,
         max_per_page: int,
         verbose: bool = False,
+        *,
+        latency: float = 0.0,
+        jitter: float = 0.0,
     ) -> None:
         self.world = world
         self.faults = faults
         self.max_per_page = max_per_page
         self.verbose = verbose
+        #: Seconds each Wonde API answer waits (plus up to ``jitter``), as over the internet.
+        self.latency = latency
+        self.jitter = jitter
+        self.pages = PageCache()
         self.wonde = WondeApi(world, max_per_page)
         self.control = ControlApi(world, faults)
         self._open: set[socket.socket] = set()
@@ -139,18 +148,23 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         server = self.server
         if request.path.startswith(CONTROL_PREFIX):
-            self._send(self._answer(server.control.dispatch, request))
+            response = self._answer(server.control.dispatch, request)
+            server.pages.clear()  # the world may have changed
+            self._send(response)
             return
         server.world.count_request(request.path)
+        if server.latency or server.jitter:
+            time.sleep(server.latency + random.uniform(0, server.jitter))
         fault = server.faults.take(request.path)
         if fault is None or fault.kind in ("slow", "truncate"):
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.delay)
             truncate = fault is not None and fault.kind == "truncate"
-            response = self._answer(server.wonde.dispatch, request)
+            response = self._wonde_answer(request)
             if response.status < 400 and not truncate:
                 # Before the answer is written, so the client's next request sees the change.
-                server.control.mis_changes.answered(request.path)
+                if server.control.mis_changes.answered(request.path):
+                    server.pages.clear()
             self._send(response, truncate=truncate)
         elif fault.kind == "status":
             self._send(_status_response(fault))
@@ -158,6 +172,24 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(self._empty_page(request))
         else:
             self._reset()
+
+    def _wonde_answer(self, request: Request) -> Response:
+        """The Wonde API's answer, from the page cache when a GET was answered before."""
+        server = self.server
+        if request.method != "GET" or server.control.mis_changes.pending():
+            response = self._answer(server.wonde.dispatch, request)
+            if request.method != "GET":
+                server.pages.clear()
+            return response
+        key = server.pages.key(request)
+        cached = server.pages.get(key)
+        if cached is not None:
+            return cached
+        generation = server.pages.generation()
+        response = self._answer(server.wonde.dispatch, request)
+        if response.status == 200:
+            server.pages.put(key, response, generation)
+        return response
 
     def _read_request(self) -> Request:
         url = urlsplit(self.path)
