@@ -12,11 +12,20 @@ from tests.support.emulator_control import EmulatorControl
 from wonde_sync.wonde import pacing
 from wonde_sync.wonde.paging import page_link
 
+from .conftest import _start
+
+
+@pytest.fixture
+def slow_emu(monkeypatch):
+    """1,000 schools, every answer 15 ms late: slow enough to read ahead."""
+    yield from _start(monkeypatch, schools=1000, staff_per_school=2, latency=0.015)
+
 
 @pytest.mark.parametrize("ahead", [1, 4])
 def test_reading_ahead_gives_the_pages_in_order_with_few_extra_requests(
-    big_emu, make_client, ahead
+    slow_emu, make_client, ahead
 ):
+    big_emu = slow_emu
     control = EmulatorControl(big_emu)
     client = make_client(per_page=50)
     pages = list(client.iter_pages("schools/all", ahead=ahead))
@@ -28,7 +37,20 @@ def test_reading_ahead_gives_the_pages_in_order_with_few_extra_requests(
     assert 20 <= control.requests_to("/schools/all") <= 20 + ahead
 
 
-def test_a_page_read_ahead_that_fails_once_is_retried(big_emu, make_client):
+def test_later_pages_are_requested_while_one_is_read(slow_emu, make_client):
+    control = EmulatorControl(slow_emu)
+    pages = make_client(per_page=50).iter_pages("schools/all", ahead=4)
+    assert [next(pages).number, next(pages).number] == [1, 2]
+    deadline = time.monotonic() + 5
+    while control.requests_to("/schools/all") < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # Pages 3 and 4 were asked for before anyone asked for page 3.
+    assert control.requests_to("/schools/all") >= 4
+    pages.close()
+
+
+def test_a_page_read_ahead_that_fails_once_is_retried(slow_emu, make_client):
+    big_emu = slow_emu
     control = EmulatorControl(big_emu)
     control.fault(kind="status", status=500, path_contains="page=7", times=1)
     pages = list(make_client(per_page=50).iter_pages("schools/all", ahead=4))

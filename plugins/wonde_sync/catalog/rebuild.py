@@ -12,8 +12,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -76,29 +74,37 @@ class StageResult:
 
 
 def _clean_text(value) -> str | None:
+    if type(value) is str and value.isascii() and "\x00" not in value:
+        return value.strip() or None  # the usual case, without a regular expression
+    if value is None or (isinstance(value, float) and value != value):  # null, NaN
+        return None
     return storable_text(str(value)).strip() or None
 
 
-def schools_frame(records: list[dict]) -> pd.DataFrame:
-    """Flatten Wonde school objects into catalog columns, all text, blanks as missing."""
-    frame = pd.DataFrame(
-        [[dig(r, *path) for path in SCHOOL_FIELDS.values()] for r in records],
-        columns=CATALOG_COLUMNS,
-        dtype=object,
-    )
-    for column in CATALOG_COLUMNS:
-        # URNs arrive as numbers and establishment numbers as either; the catalog keeps text.
-        frame[column] = frame[column].map(_clean_text, na_action="ignore")
-    frame["postcode"] = frame["postcode"].map(str.upper, na_action="ignore")
-    # One missing marker (None) for every driver, whatever dtype pandas inferred.
-    return frame.astype(object).where(frame.notna(), None)
+#: Each catalog column as (the object holding it, its key): one lookup per object a record.
+_PARENTS = sorted({path[:-1] for path in SCHOOL_FIELDS.values()}, key=len)
+_LEAVES = [(_PARENTS.index(path[:-1]), path[-1]) for path in SCHOOL_FIELDS.values()]
+_POSTCODE = CATALOG_COLUMNS.index("postcode")
 
 
-def _rejections(frame: pd.DataFrame) -> pd.Series:
-    """Per row, the reason it cannot enter the catalog ("" when it can)."""
-    missing = [frame[column].isna() for column in REQUIRED_COLUMNS]
-    reasons = np.select(missing, [f"missing {c}" for c in REQUIRED_COLUMNS], default="")
-    return pd.Series(reasons, index=frame.index)
+def school_row(record: dict) -> tuple:
+    """A Wonde school object as a catalog row (CATALOG_COLUMNS), all text, blanks as None."""
+    parents = [dig(record, *path) for path in _PARENTS]
+    row = [
+        _clean_text(parents[i].get(key)) if isinstance(parents[i], dict) else None
+        for i, key in _LEAVES
+    ]
+    if row[_POSTCODE] is not None:
+        row[_POSTCODE] = row[_POSTCODE].upper()
+    return tuple(row)
+
+
+def rejection(row: tuple) -> str:
+    """Why a catalog row cannot enter the catalog ("" when it can)."""
+    for column in REQUIRED_COLUMNS:
+        if row[CATALOG_COLUMNS.index(column)] is None:
+            return f"missing {column}"
+    return ""
 
 
 def _chunks(pages: Iterable[list[dict]], rows: int) -> Iterator[list[dict]]:
@@ -124,16 +130,17 @@ def stage(
     examples: list[str] = []
     try:
         for batch in _chunks(pages, chunk_rows):
-            frame = schools_frame(batch)
-            reasons = _rejections(frame)
-            bad = reasons.ne("")
-            if bad.any():
-                rejected += int(bad.sum())
-                for idx in frame.index[bad][: 5 - len(examples)]:
-                    examples.append(f"{frame.at[idx, 'id'] or '(no id)'}: {reasons[idx]}")
-            good = frame[~bad]
+            good = []
+            for row in map(school_row, batch):
+                reason = rejection(row)
+                if not reason:
+                    good.append(row)
+                    continue
+                rejected += 1
+                if len(examples) < 5:
+                    examples.append(f"{row[0] or '(no id)'}: {reason}")
             _write_staging(engine, run_id, good)
-            fetched += len(frame)
+            fetched += len(batch)
             staged += len(good)
             log.info("Staged %d schools so far (%d rejected)", staged, rejected)
     except BaseException:
@@ -142,8 +149,8 @@ def stage(
     return StageResult(fetched, staged, rejected, tuple(examples))
 
 
-def _write_staging(engine: Engine, run_id: int, frame: pd.DataFrame) -> None:
-    rows = ((run_id, *row) for row in frame.itertuples(index=False, name=None))
+def _write_staging(engine: Engine, run_id: int, good: list[tuple]) -> None:
+    rows = ((run_id, *row) for row in good)
     bulk_insert(engine, "wonde_schools_staging", ["sync_run_id", *CATALOG_COLUMNS], rows)
 
 
@@ -278,12 +285,14 @@ def refresh_schools(engine: Engine, school_objects: Iterable[dict]) -> int:
     Used between full syncs for the schools that sites are connected to (adding those not in
     the catalog yet), holding the ``catalog`` lock so that no publish swaps meanwhile.
     """
-    frame = schools_frame(list(school_objects))
-    frame = frame[_rejections(frame).eq("")]
-    if frame.empty:
+    fresh = {
+        row[0]: dict(zip(CATALOG_COLUMNS, row, strict=True))
+        for row in map(school_row, school_objects)
+        if not rejection(row)
+    }
+    if not fresh:
         return 0
     schools = table("wonde_schools")
-    fresh = {row["id"]: row for row in frame.to_dict("records")}
     with run_locks.held(engine, CATALOG_LOCK, holder="schools refresh"), engine.begin() as conn:
         current = {
             row["id"]: {c: row[c] for c in CATALOG_COLUMNS}

@@ -8,12 +8,14 @@ page N+k's URL is page N's ``next`` with its ``page`` parameter set to N+k. A pa
 ahead is used only when its URL is exactly the ``next`` the page before it gave; otherwise
 that ``next`` is fetched as it is, so a list whose links do not follow the pattern is read
 as without reading ahead. The read-ahead grows with the pages read (1, 2, … up to
-``ahead``), so a short list costs at most a request or two it did not need.
+``ahead``), so a short list costs at most a request or two it did not need, and it only
+happens while pages take a while to arrive (on loopback, threads cost more than they save).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -136,6 +138,10 @@ def _current_page(body: dict[str, Any]) -> int | None:
     return page if isinstance(page, int) and not isinstance(page, bool) else None
 
 
+#: Pages answered faster than this are not worth reading ahead (threads cost more).
+SLOW_PAGE_SECONDS = 0.01
+
+
 class _ReadAhead:
     """Bodies of URLs, fetched now or, for pages planned ahead, by a small thread pool."""
 
@@ -144,22 +150,34 @@ class _ReadAhead:
         self._ahead = max(0, ahead)
         self._pool: ThreadPoolExecutor | None = None
         self._planned: dict[str, Future] = {}
+        #: How long the latest page took to arrive.
+        self._last_wait = 0.0
 
     def get(self, url: str) -> Any:
         """The body at ``url``: the planned request's answer, else fetched here and now."""
         planned = self._planned.pop(url, None)
-        return planned.result() if planned is not None else self._fetch(url)
+        return planned.result() if planned is not None else self._timed(url)
+
+    def _timed(self, url: str) -> Any:
+        started = time.monotonic()
+        try:
+            return self._fetch(url)
+        finally:
+            self._last_wait = time.monotonic() - started
 
     def plan(self, next_url: str, current: int | None, *, reads: int) -> None:
-        """Request the pages after ``current`` (the page whose ``next`` is ``next_url``)."""
-        if not self._ahead or current is None or page_link(next_url, current + 1) != next_url:
+        """Request the pages after ``current`` (the page whose ``next`` is ``next_url``),
+        when pages are slow to arrive."""
+        if not self._ahead or self._last_wait < SLOW_PAGE_SECONDS:
+            return
+        if current is None or page_link(next_url, current + 1) != next_url:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._ahead, thread_name_prefix="wonde-page")
         for page in range(current + 1, current + 1 + min(self._ahead, reads)):
             link = page_link(next_url, page)
             if link is not None and link not in self._planned:
-                self._planned[link] = self._pool.submit(self._fetch, link)
+                self._planned[link] = self._pool.submit(self._timed, link)
 
     def close(self) -> None:
         """Drop what was requested and not used (pages past the end of the list)."""
