@@ -1,19 +1,25 @@
-"""Benchmark: staff imports, full against incremental, on PostgreSQL.
+"""Benchmark: staff imports, full and incremental, on PostgreSQL, against raw baselines.
 
-300 schools with 150 staff each (the emulator in another process, every school approved),
-one CalmCompliance site per school. It prints, side by side:
+200 schools with 150 staff each (the emulator in another process, every school approved),
+one CalmCompliance site per school. For the full pass (every site's first import) and the
+incremental one (after 1% of all staff changed in the MIS) it prints, side by side:
 
-- ``full``: every site's first import (everyone fetched, transformed, upserted);
-- ``incremental``: the next run after 1% of all staff changed in the MIS.
+- ``raw_fetch``: each school's staff list (the changes, for the incremental) fetched with
+  ``requests`` and decoded, nothing stored;
+- ``naive``: the same fetch, then one ``INSERT … ON CONFLICT DO UPDATE`` per person;
+- ``project``: the sync DAGs' import path: sites in batches of 25, each batch imported
+  ``WONDE_CONCURRENCY`` sites at a time (``wonde_sync.tasks.import_steps.import_sites``).
 
-Columns: HTTP requests, seconds, employees fetched, employees/s.
-Usage: ``python bench/importer.py [--schools 300] [--staff 150] [--changed-pct 1]``.
+Columns: sites, HTTP requests, seconds, the time against the raw fetch, employees fetched.
+Usage: ``python bench/imports.py [--schools 200] [--staff 150] [--changed-pct 1]
+[--latency 0]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import subprocess
@@ -30,7 +36,7 @@ sys.path.insert(0, str(REPO))
 TOKEN = "bench-token"
 
 
-def start_emulator(schools: int, staff: int) -> tuple[subprocess.Popen, str]:
+def start_emulator(schools: int, staff: int, latency: float) -> tuple[subprocess.Popen, str]:
     """Serve ``schools`` approved schools from another process."""
     from wonde_emulator.process import start_process
 
@@ -41,22 +47,50 @@ def start_emulator(schools: int, staff: int) -> tuple[subprocess.Popen, str]:
         seed=3,
         token=TOKEN,
         approved=schools,
+        latency=latency,
     )
 
 
+NAIVE_TABLE = """CREATE TABLE naive_staff (
+    school_id TEXT, external_id TEXT, forename TEXT, surname TEXT, email TEXT, status TEXT,
+    PRIMARY KEY (school_id, external_id))"""
+NAIVE_UPSERT = """INSERT INTO naive_staff VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (school_id, external_id) DO UPDATE SET forename = excluded.forename,
+    surname = excluded.surname, email = excluded.email, status = excluded.status"""
+
+
+def fetch_staff(wonde_url: str, school: str, token: str, since: str | None):
+    """Every page of a school's staff list (changed since ``since``); (requests, people)."""
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["Authorization"] = f"Bearer {token}"
+    params = {"per_page": 200, "include": "employment_details,contact_details"}
+    if since:
+        params["updated_after"] = since
+    url = f"{wonde_url}/v1.0/schools/{school}/employees"
+    sent, people = 0, []
+    while url:
+        body = session.get(url, params=params if sent == 0 else None, timeout=60).json()
+        sent += 1
+        people += body["data"]
+        url = body["meta"]["pagination"]["next"]
+    return sent, people
+
+
 def main() -> None:
-    """Run the full and the incremental pass and print both."""
+    """Run the full and the incremental pass of each mode and print both tables."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--schools", type=int, default=300)
+    parser.add_argument("--schools", type=int, default=200)
     parser.add_argument("--staff", type=int, default=150)
     parser.add_argument("--changed-pct", type=float, default=1.0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per Wonde answer")
     args = parser.parse_args()
 
     from tests.support import postgres_server
 
     pg_dir = tempfile.mkdtemp(prefix="calm-bench-pg-")
     pg_base = postgres_server.start(pg_dir)
-    emulator, wonde_url = start_emulator(args.schools, args.staff)
+    emulator, wonde_url = start_emulator(args.schools, args.staff, args.latency)
     os.environ["AIRFLOW_CONN_WONDE_DEFAULT"] = json.dumps(
         {
             "conn_type": "http",
@@ -64,63 +98,117 @@ def main() -> None:
             "extra": {"Authorization": f"Bearer {TOKEN}"},
         }
     )
+    os.environ["AIRFLOW_CONN_CALM_DB"] = f"{pg_base}/bench_imports".replace(
+        "postgresql+psycopg", "postgresql"
+    )
     os.environ.setdefault("CALM_ENVIRONMENT", "demo")
+    logging.disable(logging.INFO)
     try:
         import sqlalchemy as sa
 
         from wonde_sync.admin import sites
         from wonde_sync.catalog import rebuild
         from wonde_sync.core import sync_history
-        from wonde_sync.core.database import apply_schema, engine_from_url
-        from wonde_sync.people import importer
+        from wonde_sync.core.database import apply_schema, engine_for
         from wonde_sync.school_access.admin_actions import request_access
-        from wonde_sync.school_access.import_targets import import_targets
         from wonde_sync.school_access.transitions import record_approval
+        from wonde_sync.tasks import import_steps, site_batches
+        from wonde_sync.tasks.defaults import DEFAULT_BATCH_SIZE
         from wonde_sync.wonde.client import WondeClient
 
         admin = sa.create_engine(f"{pg_base}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.exec_driver_sql("CREATE DATABASE bench_imports")
+            conn.exec_driver_sql("CREATE DATABASE bench_naive")
         admin.dispose()
-        engine = engine_from_url(f"{pg_base}/bench_imports")
+        engine = engine_for()
         apply_schema(engine)
+        naive = sa.create_engine(f"{pg_base}/bench_naive")
+        with naive.begin() as conn:
+            conn.exec_driver_sql(NAIVE_TABLE)
         client = WondeClient()
         run_id = sync_history.start_run(engine, "catalog")
         rebuild.stage(engine, run_id, (p.records for p in client.iter_pages("schools/all")))
         rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
 
         school_ids = [s["id"] for s in client.iter_records("schools")]
+        tokens = {}
         contact = {"first_name": "Bench", "last_name": "Admin", "email": "bench@school.example"}
         for n, school_id in enumerate(school_ids):
-            sites.add_site(engine, f"site-{n}", f"Site {n}")
-            request_access(engine, client, f"site-{n}", school_id, contact)
+            sites.add_site(engine, f"site-{n:04}", f"Site {n}")
+            request_access(engine, client, f"site-{n:04}", school_id, contact)
             state = requests.get(f"{wonde_url}/_emulator/schools/{school_id}/state", timeout=10)
-            record_approval(engine, school_id, state.json()["school_token"])
-        targets = import_targets(engine)
+            tokens[school_id] = state.json()["school_token"]
+            record_approval(engine, school_id, tokens[school_id])
+        batches = site_batches.batches(
+            import_steps.sites_to_import(refresh=False), DEFAULT_BATCH_SIZE
+        )
 
-        def run_all(label: str) -> None:
-            client = WondeClient()
-            requests.delete(f"{wonde_url}/_emulator/requests", timeout=10)
+        def sent() -> int:
+            return requests.get(f"{wonde_url}/_emulator/requests", timeout=10).json()["total"]
+
+        def raw(since: str | None) -> tuple[int, int]:
+            fetched = [fetch_staff(wonde_url, s, tokens[s], since) for s in school_ids]
+            return sum(n for n, _ in fetched), sum(len(p) for _, p in fetched)
+
+        def naive_run(since: str | None) -> tuple[int, int]:
+            total = people = 0
+            raw_conn = naive.raw_connection()
+            try:
+                with raw_conn.cursor() as cur:
+                    for school in school_ids:
+                        n, staff = fetch_staff(wonde_url, school, tokens[school], since)
+                        total, people = total + n, people + len(staff)
+                        for p in staff:
+                            emails = (p.get("contact_details") or {}).get("data", {})
+                            status = (p.get("employment_details") or {}).get("data", {})
+                            cur.execute(
+                                NAIVE_UPSERT,
+                                (
+                                    school,
+                                    p["id"],
+                                    p.get("forename"),
+                                    p.get("surname"),
+                                    (emails.get("emails") or {}).get("email"),
+                                    status.get("status"),
+                                ),
+                            )
+                            raw_conn.commit()
+            finally:
+                raw_conn.close()
+            return total, people
+
+        def project(run: str) -> tuple[int, int]:
+            before = sent()
             fetched = 0
+            for batch in batches:
+                summaries = import_steps.import_sites(
+                    batch["site_ids"], full=False, dag_id="bench", dag_run_id=run
+                )
+                fetched += sum(s["fetched_count"] for s in summaries.values())
+            return sent() - before, fetched
+
+        def measure(label: str, work) -> None:
             started = time.perf_counter()
-            for target in targets:
-                fetched += importer.import_site(engine, client, target, importer.ImportOptions())[
-                    "fetched_count"
-                ]
+            requests_sent, fetched = work()
             seconds = time.perf_counter() - started
-            # Counted by Wonde's side: the per-school clients are made inside each import.
-            sent = requests.get(f"{wonde_url}/_emulator/requests", timeout=10).json()["total"]
+            results.setdefault(phase, {})[label] = seconds
+            ratio = seconds / results[phase]["raw_fetch"]
             print(
-                f"{label:<12}{len(targets):>7}{sent:>10}{seconds:>10.2f}"
-                f"{fetched:>10}{fetched / seconds:>13.0f}",
+                f"{label:<12}{len(school_ids):>7}{requests_sent:>10}{seconds:>10.2f}"
+                f"{ratio:>13.2f}{fetched:>10}",
                 flush=True,
             )
 
-        print(
-            f"{'run':<12}{'sites':>7}{'requests':>10}{'seconds':>10}{'fetched':>10}"
-            f"{'employees/s':>13}"
-        )
-        run_all("full")
+        results: dict[str, dict[str, float]] = {}
+        header = f"{'mode':<12}{'sites':>7}{'requests':>10}{'seconds':>10}{'x raw fetch':>13}"
+        phase = "full"
+        print(f"\nfull import ({args.latency * 1000:.0f} ms per answer)\n{header}{'fetched':>10}")
+        measure("raw_fetch", lambda: raw(None))
+        measure("naive", lambda: naive_run(None))
+        measure("project", lambda: project("full"))
+
+        since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
         rng = random.Random(5)
         changes = round(args.schools * args.staff * args.changed_pct / 100)
         for _ in range(changes):
@@ -136,8 +224,15 @@ def main() -> None:
                 json={"surname": person["surname"] + "-Smith"},
                 timeout=10,
             )
-        print(f"(changed {changes} employees in the MIS)")
-        run_all("incremental")
+        phase = "incremental"
+        print(
+            f"\nincremental after {changes} employees changed in the MIS\n{header}{'fetched':>10}"
+        )
+        measure("raw_fetch", lambda: raw(since))
+        measure("naive", lambda: naive_run(since))
+        measure("project", lambda: project("incremental"))
+        share = results["incremental"]["project"] / results["full"]["project"]
+        print(f"\nproject: incremental / full = {share:.2f}")
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)

@@ -82,6 +82,8 @@ def fetch_and_stage(feed: Feed) -> Tally:
     start = pd.Timestamp(feed.started_at).floor("s")
     path = f"schools/{feed.school_id}/{feed.path}"
     for page in feed.client.iter_pages(path, feed.params(include=feed.include)):
+        if not page.records:
+            continue  # an incremental with nothing changed: no frame to build
         frame = _without_repeats(pt.people_frame(page.records, feed.record_type), tally)
         tally.fetched += len(frame)
         if bool((pd.to_datetime(frame["updated_at"], utc=True) > start).any()):
@@ -90,6 +92,8 @@ def fetch_and_stage(feed: Feed) -> Tally:
     after: dict[str, str | None] = {}
     restored: list[str] = []
     for page in _deletion_pages(feed):
+        if not page.records:
+            continue
         marks = _marks(page.records, feed.record_type)
         after.update(marks)
         frame = pt.deletions_frame(page.records, feed.record_type)
