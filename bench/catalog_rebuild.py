@@ -114,7 +114,7 @@ def raw_copy(engine, records: list[dict]) -> int:
     """COPY the records' catalog fields into a table of the catalog's shape."""
     import sqlalchemy as sa
 
-    from wonde_sync.catalog.rebuild import CATALOG_COLUMNS, SCHOOL_FIELDS
+    from wonde_sync.catalog.rows import CATALOG_COLUMNS, SCHOOL_FIELDS
     from wonde_sync.core.database import bulk_insert, table
     from wonde_sync.wonde.objects import dig
 

@@ -19,7 +19,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tests.property import wonde_shapes as shapes
-from wonde_sync.catalog.rebuild import CATALOG_COLUMNS, school_row
+from wonde_sync.catalog.rows import CATALOG_COLUMNS, school_row
 from wonde_sync.people import transforms
 from wonde_sync.wonde.errors import WondeResponseError
 from wonde_sync.wonde.objects import dig, storable_text, wonde_date

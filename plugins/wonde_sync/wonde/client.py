@@ -10,7 +10,7 @@ and the extras hold the header ``{"Authorization": "Bearer <app token>"}``.
   everything else fails fast with a typed error (:mod:`.errors`, :mod:`.responses`).
 * Tokens never reach logs, messages or reprs (:mod:`.redaction`).
 
-A client holds one ``requests`` session and is not meant to be shared between threads.
+A client holds one ``requests`` session; only its read-ahead pages share it between threads.
 """
 
 from __future__ import annotations
@@ -29,12 +29,7 @@ from wonde_sync.wonde import pacing, responses
 from wonde_sync.wonde.errors import WondeResponseError, WondeTransientError
 from wonde_sync.wonde.paging import Page, follow_pages
 from wonde_sync.wonde.redaction import Secrets
-from wonde_sync.wonde.retries import (
-    TRANSIENT_STATUSES,
-    TransientFailure,
-    parse_retry_after,
-    retrying,
-)
+from wonde_sync.wonde.retries import TRANSIENT_STATUSES, TransientFailure, retrying
 from wonde_sync.wonde.urls import replace_host, with_query
 
 log = logging.getLogger(__name__)
@@ -290,15 +285,7 @@ class WondeClient:
         if 200 <= status < 300:
             return responses.decode(method, response, content)
         if status in TRANSIENT_STATUSES:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if status == 429 and retry_after:
-                # Wonde limits the app, not one request: everyone of this process waits.
-                pacing.gate().pause(min(retry_after, self.backoff_max))
-            raise TransientFailure(
-                f"HTTP {status} {response.reason}".rstrip(),
-                status=status,
-                retry_after=retry_after,
-            )
+            raise responses.transient_failure(response, max_pause=self.backoff_max)
         whose = (
             "check the school token used for this school"
             if self._school_token

@@ -180,9 +180,8 @@ class _ReadAhead:
                 self._planned[link] = self._pool.submit(self._timed, link)
 
     def close(self) -> None:
-        """Drop what was requested and not used (pages past the end of the list)."""
-        for planned in self._planned.values():
-            planned.cancel()
+        """Drop what was requested and not used (pages past the end of the list), once the
+        requests already sent have ended: no request outlives the list it was read for."""
         self._planned.clear()
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import requests
 
+from wonde_sync.wonde import pacing
 from wonde_sync.wonde.errors import (
     WondeAuthError,
     WondeError,
@@ -22,7 +23,7 @@ from wonde_sync.wonde.errors import (
     WondeResponseError,
     WondeValidationError,
 )
-from wonde_sync.wonde.retries import TransientFailure
+from wonde_sync.wonde.retries import TransientFailure, parse_retry_after
 
 _BODY_EXCERPT = 200
 
@@ -49,6 +50,21 @@ def decode(method: str, response: requests.Response, content: bytes) -> Any:
         raise TransientFailure(
             f"HTTP {response.status_code} with an undecodable JSON body ({len(content)} bytes)"
         ) from exc
+
+
+def transient_failure(response: requests.Response, *, max_pause: float) -> TransientFailure:
+    """The failure of an answer worth another attempt (408, 429, 5xx).
+
+    A 429 with ``Retry-After`` also holds back every request of the process for that long
+    (at most ``max_pause``): Wonde limits the application, not one request.
+    """
+    status = response.status_code
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if status == 429 and retry_after:
+        pacing.gate().pause(min(retry_after, max_pause))
+    return TransientFailure(
+        f"HTTP {status} {response.reason}".rstrip(), status=status, retry_after=retry_after
+    )
 
 
 def permanent_error(
