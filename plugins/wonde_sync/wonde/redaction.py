@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import threading
 import unicodedata
 
 import requests
@@ -81,6 +82,23 @@ class Secret:
         raise TypeError("A Secret cannot be pickled.")
 
 
+#: Secrets this process has handed to Airflow's masker (which recompiles its pattern on
+#: every new one: each client's app token is not handed over again).
+_masked: set[str] = set()
+_masked_lock = threading.Lock()
+
+
+def _mask_in_logs(secret: str) -> None:
+    with _masked_lock:
+        if secret in _masked:
+            return
+        _masked.add(secret)
+    with contextlib.suppress(Exception):
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(secret)
+
+
 class Secrets:
     """The secrets one client sends, longest first so "Bearer x" is redacted before "x"."""
 
@@ -107,16 +125,15 @@ class Secrets:
             )
         return Secret(token)
 
-    def add(self, secret: str) -> None:
-        """Remember a secret and mask it in Airflow's logs (best effort outside a task)."""
+    def add(self, secret: str, *, in_logs: bool = True) -> None:
+        """Remember a secret and mask it in Airflow's logs (best effort outside a task;
+        ``in_logs=False`` when a part of it that is masked there already covers it)."""
         if len(secret) < _MIN_SECRET_LENGTH or secret in self._known:
             return
         self._known.append(secret)
         self._known.sort(key=len, reverse=True)
-        with contextlib.suppress(Exception):
-            from airflow.sdk.log import mask_secret
-
-            mask_secret(secret)
+        if in_logs:
+            _mask_in_logs(secret)
 
     def add_from_session(self, session: requests.Session) -> None:
         """Remember the credentials a session sends: its Authorization header, basic auth."""
@@ -124,10 +141,11 @@ class Secrets:
         if isinstance(authorization, bytes):
             authorization = authorization.decode("latin-1")
         if authorization:
-            self.add(authorization)
-            _, _, credential = authorization.strip().partition(" ")
+            credential = authorization.strip().partition(" ")[2].strip()
+            # "Bearer <token>" is masked in logs wherever the token is.
+            self.add(authorization, in_logs=len(credential) < _MIN_SECRET_LENGTH)
             if credential:
-                self.add(credential.strip())
+                self.add(credential)
         if isinstance(session.auth, HTTPBasicAuth):
             for value in (session.auth.username, session.auth.password):
                 if isinstance(value, str):
