@@ -43,7 +43,7 @@ from airflow.sdk import AssetOrTimeSchedule, Param, dag, get_current_context, ta
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from wonde_sync.tasks.assets import WONDE_CONNECTION_APPROVED
-from wonde_sync.tasks.defaults import DEFAULT_BATCH_SIZE, default_args
+from wonde_sync.tasks.defaults import batch_size_param, default_args
 
 
 @dag(
@@ -98,14 +98,7 @@ from wonde_sync.tasks.defaults import DEFAULT_BATCH_SIZE, default_args
             title="Archive limit (%)",
             description="Most of a site's active people one run may archive, 0 to 100.",
         ),
-        "batch_size": Param(
-            DEFAULT_BATCH_SIZE,
-            type="integer",
-            minimum=1,
-            title="Sites per task",
-            description="How many sites one import_sites task imports (more when needed to "
-            "stay within Airflow's limit of mapped tasks).",
-        ),
+        "batch_size": batch_size_param(),
     },
 )
 def wonde_incremental_sync():

@@ -3,11 +3,25 @@ for DAG files."""
 
 from datetime import timedelta
 
+from airflow.sdk import Param
+
 from wonde_sync.tasks.notifications import FailureNotifier
 
 OWNER = "calm-integrations"
 #: Sites one import task imports, unless its run's Param ``batch_size`` says otherwise.
 DEFAULT_BATCH_SIZE = 25
+
+
+def batch_size_param() -> Param:
+    """The Param ``batch_size`` both sync DAGs take."""
+    return Param(
+        DEFAULT_BATCH_SIZE,
+        type="integer",
+        minimum=1,
+        title="Sites per task",
+        description="How many sites one import_sites task imports (more when needed to "
+        "stay within Airflow's limit of mapped tasks).",
+    )
 
 
 def default_args(retry_delay: timedelta = timedelta(minutes=2)) -> dict:

@@ -197,31 +197,30 @@ def _reason(error: BaseException | str | None) -> str:
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
+def _in_chain(error: BaseException | str | None, kind: type) -> BaseException | None:
+    """The first error of type ``kind`` in ``error``'s chain of causes, or None."""
+    seen = set()
+    while isinstance(error, BaseException) and id(error) not in seen:
+        if isinstance(error, kind):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def _held_by_guard(error: BaseException | str | None) -> bool:
     """Whether the mass-archive guard stopped the import (also when re-raised as another
     error: the task turns it into a no-retry failure)."""
     from wonde_sync.people.store import MassArchiveBlocked
 
-    seen = set()
-    while isinstance(error, BaseException) and id(error) not in seen:
-        if isinstance(error, MassArchiveBlocked):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
+    return _in_chain(error, MassArchiveBlocked) is not None
 
 
 def _sites_failed(error: BaseException | str | None):
     """The batch's per-site failures in the error's chain, or None (the whole task failed)."""
     from wonde_sync.tasks.site_batches import SitesFailed
 
-    seen = set()
-    while isinstance(error, BaseException) and id(error) not in seen:
-        if isinstance(error, SitesFailed):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None
+    return _in_chain(error, SitesFailed)
 
 
 def _site_ids(context) -> list[str]:
