@@ -23,7 +23,7 @@ from wonde_sync.monitoring.views import ReasonCount, RecordIssue, RunDetail, Run
 DEFAULT_ISSUE_LIMIT = 200
 
 
-def reason_counts(conn, engine: Engine, run_ids: Sequence[int]) -> dict[int, list[ReasonCount]]:
+def reason_counts(conn, run_ids: Sequence[int]) -> dict[int, list[ReasonCount]]:
     """Per run: its filtered counts by record type and reason (read on ``conn``)."""
     found: dict[int, list[ReasonCount]] = defaultdict(list)
     if not run_ids:
@@ -114,7 +114,7 @@ def get_run(
         )
         if row is None:
             raise LookupError(f"Sync History has no run {run_id}.")
-        filtered = reason_counts(conn, engine, [run_id]).get(run_id, [])
+        filtered = reason_counts(conn, [run_id]).get(run_id, [])
         total = conn.execute(
             sa.select(sa.func.count()).where(issues.c.sync_run_id == run_id)
         ).scalar_one()

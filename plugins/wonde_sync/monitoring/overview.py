@@ -44,7 +44,7 @@ def _of_sites(column: sa.Column, site_ids: list[str] | None):
     return column.is_not(None) if site_ids is None else column.in_(site_ids)
 
 
-def _people_counts(conn, engine: Engine, site_ids: list[str] | None):
+def _people_counts(conn, site_ids: list[str] | None):
     """Per site: active Wonde people by type, and archived Wonde people by type and reason."""
     active: dict[tuple[str, str], int] = {}
     archived: dict[str, list[ReasonCount]] = defaultdict(list)
@@ -120,8 +120,8 @@ def overview(
             + [i for row in newest for i in (row.last_id, row.finished_id, row.success_id)],
         )
         latest = {row.site_id: row for row in newest}
-        filtered = reason_counts(conn, engine, [r.success_id for r in newest if r.success_id])
-        active, archived = _people_counts(conn, engine, visible)
+        filtered = reason_counts(conn, [r.success_id for r in newest if r.success_id])
+        active, archived = _people_counts(conn, visible)
     full = catalog.latest_full_sync(engine)
     catalog_view = CatalogOverview(
         last_full_sync=full,

@@ -151,7 +151,6 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
             results = {
                 record_type: people_store.apply(
                     conn,
-                    engine,
                     run_id,
                     target.site_id,
                     record_type,
@@ -166,7 +165,6 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
             }
             people_store.record_reasons(
                 conn,
-                engine,
                 run_id,
                 [
                     (t, reason, n)
@@ -175,7 +173,7 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
                 ],
             )
             if not drift:
-                _move_watermark(conn, engine, target.site_id, started_at, run_id, full)
+                _move_watermark(conn, target.site_id, started_at, run_id, full)
             _record_issues(conn, run_id, target.site_id, tallies)
             if staged:
                 people_store.discard(conn, run_id)
@@ -228,7 +226,7 @@ def _drift_note(tallies: dict[str, feeds.Tally], mark: datetime | None) -> str:
     return f"{note}; the watermark stays at {mark:%Y-%m-%d %H:%M} UTC so the next run reads again."
 
 
-def _move_watermark(conn, engine, site_id, started_at, run_id, full) -> None:
+def _move_watermark(conn, site_id, started_at, run_id, full) -> None:
     marks = table("wonde_site_watermarks")
     values = {"watermark": started_at, "last_sync_run_id": run_id, "updated_at": utcnow()}
     if full:

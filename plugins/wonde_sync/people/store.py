@@ -119,7 +119,6 @@ def absent_people(
 
 def apply(
     conn: Connection,
-    engine: Engine,
     run_id: int,
     site_id: str,
     record_type: str,
@@ -172,7 +171,7 @@ def apply(
     )
 
     columns = TARGET_COLUMNS[record_type]
-    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(target)
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(target)
     upsert = insert.from_select(
         [
             *columns,
@@ -288,7 +287,7 @@ def _link_hand_made(
     return len(links)
 
 
-def record_reasons(conn: Connection, engine: Engine, run_id: int, counts: Iterable[tuple]) -> None:
+def record_reasons(conn: Connection, run_id: int, counts: Iterable[tuple]) -> None:
     """Store per-run filter counts as (record_type, reason, count)."""
     rows = [
         {"sync_run_id": run_id, "record_type": t, "reason": r, "count": n}

@@ -144,9 +144,8 @@ def import_sites(
     :func:`import_one_site` does; return each imported site's summary, by site id.
 
     Sites this DAG run already imported since ``run_started_at`` (an earlier attempt of the
-    task) are skipped. When
-    sites fail, the others are imported first, then the task fails naming each failed site:
-    a no-retry failure when no failure is one a retry could fix.
+    task) are skipped. When sites fail, the others are imported first, then the task fails
+    naming each failed site: a no-retry failure when no failure is one a retry could fix.
     """
     from airflow.sdk.exceptions import AirflowFailException
 

@@ -149,7 +149,7 @@ def import_batch(
 
     summaries: dict[str, dict] = {}
     failures: list[SiteFailure] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(todo) or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(todo)))) as pool:
         for site_id, summary, error in pool.map(attempt, todo):
             if error is None:
                 summaries[site_id] = summary
