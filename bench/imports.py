@@ -4,8 +4,9 @@
 one CalmCompliance site per school. For the full pass (every site's first import) and the
 incremental one (after 1% of all staff changed in the MIS) it prints, side by side:
 
-- ``raw_fetch``: each school's staff list (the changes, for the incremental) fetched with
-  ``requests`` and decoded, nothing stored;
+- ``raw_fetch``: the requests each site's import sends (for staff and for pupils: the
+  deletions feed, the list, or its changes for the incremental, and the deletions feed
+  again), sent with ``requests`` and decoded, nothing stored;
 - ``naive``: the same fetch, then one ``INSERT … ON CONFLICT DO UPDATE`` per person;
 - ``project``: the sync DAGs' import path: sites in batches of 25, each batch imported
   ``WONDE_CONCURRENCY`` sites at a time (``wonde_sync.tasks.import_steps.import_sites``).
@@ -59,22 +60,40 @@ NAIVE_UPSERT = """INSERT INTO naive_staff VALUES (%s, %s, %s, %s, %s, %s)
     surname = excluded.surname, email = excluded.email, status = excluded.status"""
 
 
-def fetch_staff(wonde_url: str, school: str, token: str, since: str | None):
-    """Every page of a school's staff list (changed since ``since``); (requests, people)."""
+def fetch_school(wonde_url: str, school: str, token: str, since: str | None):
+    """The requests a site's import sends, done bare: (requests, staff).
+
+    For staff and for pupils: the deletions feed, every page of the list (changed since
+    ``since``), and the deletions feed again.
+    """
+    from wonde_sync.people.importer import FEEDS
+
     session = requests.Session()
     session.trust_env = False
     session.headers["Authorization"] = f"Bearer {token}"
-    params = {"per_page": 200, "include": "employment_details,contact_details"}
-    if since:
-        params["updated_after"] = since
-    url = f"{wonde_url}/v1.0/schools/{school}/employees"
-    sent, people = 0, []
-    while url:
-        body = session.get(url, params=params if sent == 0 else None, timeout=60).json()
-        sent += 1
-        people += body["data"]
-        url = body["meta"]["pagination"]["next"]
-    return sent, people
+    window = {"updated_after": since} if since else {}
+    sent, staff = 0, []
+
+    def pages(url: str, params: dict) -> list[dict]:
+        nonlocal sent
+        found = []
+        while url:
+            body = session.get(url, params=params if not found else None, timeout=60).json()
+            sent += 1
+            found += body["data"]
+            url = body["meta"]["pagination"]["next"]
+            params = None
+        return found
+
+    school_url = f"{wonde_url}/v1.0/schools/{school}"
+    for record_type, path, include in FEEDS:
+        deletions = {"type": record_type, "per_page": 200, **window}
+        pages(f"{school_url}/deletions", deletions)
+        listed = pages(f"{school_url}/{path}", {"include": include, "per_page": 200, **window})
+        pages(f"{school_url}/deletions", deletions)
+        if path == "employees":
+            staff = listed
+    return sent, staff
 
 
 def main() -> None:
@@ -148,7 +167,7 @@ def main() -> None:
             return requests.get(f"{wonde_url}/_emulator/requests", timeout=10).json()["total"]
 
         def raw(since: str | None) -> tuple[int, int]:
-            fetched = [fetch_staff(wonde_url, s, tokens[s], since) for s in school_ids]
+            fetched = [fetch_school(wonde_url, s, tokens[s], since) for s in school_ids]
             return sum(n for n, _ in fetched), sum(len(p) for _, p in fetched)
 
         def naive_run(since: str | None) -> tuple[int, int]:
@@ -157,7 +176,7 @@ def main() -> None:
             try:
                 with raw_conn.cursor() as cur:
                     for school in school_ids:
-                        n, staff = fetch_staff(wonde_url, school, tokens[school], since)
+                        n, staff = fetch_school(wonde_url, school, tokens[school], since)
                         total, people = total + n, people + len(staff)
                         for p in staff:
                             emails = (p.get("contact_details") or {}).get("data", {})

@@ -60,7 +60,7 @@ def first_import(engine, site_id: str) -> None:
 
 def backfill(airflow, start, end, *options: str) -> list[dict]:
     """Create a backfill of the window and wait until its runs have finished."""
-    airflow.wait_for_backfills(DAG_ID)
+    airflow.close_finished_backfills(DAG_ID)
     asked = datetime.now(UTC)
     airflow.cli(
         "backfill",

@@ -325,21 +325,19 @@ class AirflowServices:
                 )
             time.sleep(poll)
 
-    def wait_for_backfills(self, dag_id: str, timeout: float = 90, poll: float = 1) -> list[dict]:
-        """Wait until every backfill of ``dag_id`` is marked complete; return them.
+    def close_finished_backfills(self, dag_id: str) -> None:
+        """Mark complete each backfill of ``dag_id`` whose runs have all finished.
 
-        The scheduler marks a backfill complete some seconds after its last run ended
-        (every 30 s in Airflow 3.3); until then a new backfill of the DAG is refused.
+        The scheduler does it every 30 s (Airflow 3.3), and until then a new backfill of the
+        DAG is refused; cancelling one whose runs are all done only sets ``completed_at``.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            self.check_alive()
-            backfills = self.api("GET", "backfills", params={"dag_id": dag_id})["backfills"]
-            if all(b["completed_at"] for b in backfills):
-                return backfills
-            if time.monotonic() > deadline:
-                raise AirflowServiceError(f"Backfills of {dag_id} not complete in time")
-            time.sleep(poll)
+        backfills = self.api("GET", "backfills", params={"dag_id": dag_id})["backfills"]
+        runs = [r for r in self.dag_runs(dag_id) if r["run_type"] == "backfill"]
+        if any(r["state"] in ("queued", "running") for r in runs):
+            raise AirflowServiceError(f"{dag_id} still has backfill runs going")
+        for backfill in backfills:
+            if not backfill["completed_at"]:
+                self.api("PUT", f"backfills/{backfill['id']}/cancel")
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         """``task_id`` (``[map_index]`` when mapped) → state, for one DAG run."""

@@ -55,6 +55,10 @@ class Gate:
         with self._lock:
             self._resume_at = max(self._resume_at, time.monotonic() + seconds)
 
+    def paused_for(self) -> float:
+        """Seconds until requests may go again (0: not paused)."""
+        return max(0.0, self._resume_at - time.monotonic())
+
     def _wait(self) -> None:
         while (delay := self._resume_at - time.monotonic()) > 0:
             time.sleep(delay)
