@@ -60,7 +60,7 @@ NAIVE_UPSERT = """INSERT INTO naive_staff VALUES (%s, %s, %s, %s, %s, %s)
     surname = excluded.surname, email = excluded.email, status = excluded.status"""
 
 
-def fetch_school(wonde_url: str, school: str, token: str, since: str | None):
+def fetch_school(school_host: str, school: str, token: str, since: str | None):
     """The requests a site's import sends, done bare: (requests, staff).
 
     For staff and for pupils: the deletions feed, every page of the list (changed since
@@ -85,7 +85,7 @@ def fetch_school(wonde_url: str, school: str, token: str, since: str | None):
             params = None
         return found
 
-    school_url = f"{wonde_url}/v1.0/schools/{school}"
+    school_url = f"{school_host}/v1.0/schools/{school}"
     for record_type, path, include in FEEDS:
         deletions = {"type": record_type, "per_page": 200, **window}
         pages(f"{school_url}/deletions", deletions)
@@ -134,6 +134,7 @@ def main() -> None:
         from wonde_sync.tasks import import_steps, site_batches
         from wonde_sync.tasks.defaults import DEFAULT_BATCH_SIZE
         from wonde_sync.wonde.client import WondeClient
+        from wonde_sync.wonde.urls import replace_host
 
         admin = sa.create_engine(f"{pg_base}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -150,7 +151,10 @@ def main() -> None:
         rebuild.stage(engine, run_id, (p.records for p in client.iter_pages("schools/all")))
         rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
 
-        school_ids = [s["id"] for s in client.iter_records("schools")]
+        schools = list(client.iter_records("schools"))
+        school_ids = [s["id"] for s in schools]
+        # Each school's data is served on its region's domain (as the importer reads it).
+        hosts = {s["id"]: replace_host(wonde_url, s["region"]["domain"]) for s in schools}
         tokens = {}
         contact = {"first_name": "Bench", "last_name": "Admin", "email": "bench@school.example"}
         for n, school_id in enumerate(school_ids):
@@ -167,7 +171,7 @@ def main() -> None:
             return requests.get(f"{wonde_url}/_emulator/requests", timeout=10).json()["total"]
 
         def raw(since: str | None) -> tuple[int, int]:
-            fetched = [fetch_school(wonde_url, s, tokens[s], since) for s in school_ids]
+            fetched = [fetch_school(hosts[s], s, tokens[s], since) for s in school_ids]
             return sum(n for n, _ in fetched), sum(len(p) for _, p in fetched)
 
         def naive_run(since: str | None) -> tuple[int, int]:
@@ -176,7 +180,7 @@ def main() -> None:
             try:
                 with raw_conn.cursor() as cur:
                     for school in school_ids:
-                        n, staff = fetch_school(wonde_url, school, tokens[school], since)
+                        n, staff = fetch_school(hosts[school], school, tokens[school], since)
                         total, people = total + n, people + len(staff)
                         for p in staff:
                             emails = (p.get("contact_details") or {}).get("data", {})

@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from tests.support.emulator_control import EmulatorControl
+from tests.support.import_targets import catalog_target
 from wonde_sync.admin import api_tokens, sites
 from wonde_sync.catalog import rebuild
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table, utcnow
 from wonde_sync.people import importer
 from wonde_sync.school_access import token_vault
-from wonde_sync.school_access.import_targets import ImportTarget
 from wonde_sync.wonde.errors import WondeError
 
 #: site id → (name, connection state, school index or None); the order the page lists them.
@@ -138,7 +138,9 @@ def seed(engine, emu) -> Seeded:
         _connect(engine, site_id, school_id, state, tokens[site_id])
 
     def run(site_id: str, token: str | None = None) -> int:
-        target = ImportTarget(site_id, school_ids[SITES[site_id][2]], token or tokens[site_id])
+        target = catalog_target(
+            engine, site_id, school_ids[SITES[site_id][2]], token or tokens[site_id]
+        )
         options = importer.ImportOptions(full=True, dag_id=IMPORT_DAG, dag_run_id=IMPORT_DAG_RUN)
         try:
             return importer.import_site(engine, client, target, options)["run_id"]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.support.emulator_control import EmulatorControl
+from tests.support.import_targets import catalog_target
 from wonde_sync.admin import sites
 from wonde_sync.catalog import rebuild
 from wonde_sync.core import sync_history
@@ -44,5 +45,7 @@ def world(engine, start_emulator):
     targets = []
     for n, school_id in enumerate(emu.school_ids()[:3], start=1):
         sites.add_site(engine, f"site-{n}", f"Site {n}")
-        targets.append(ImportTarget(f"site-{n}", school_id, control.school_token(school_id)))
+        targets.append(
+            catalog_target(engine, f"site-{n}", school_id, control.school_token(school_id))
+        )
     return World(emu, control, engine, client, targets)

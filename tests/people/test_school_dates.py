@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from tests.support.import_targets import catalog_target
 from wonde_sync.core.database import table
 from wonde_sync.people import transforms as pt
 from wonde_sync.people.importer import ImportOptions, import_site
@@ -99,6 +100,7 @@ def test_an_import_reads_dates_in_the_school_zone(world, zone, now, left):
     target, control = world.targets[0], world.control
     school = target.school_id
     set_school_timezone(world, school, zone)
+    target = catalog_target(world.engine, target.site_id, school, target.school_token)
     staff = [p["id"] for p in world.truth(school) if p["mis_status"] == "active"][:3]
     pupils = [p["id"] for p in world.truth(school, "student") if p["mis_status"] == "active"][:3]
     for offset, (person, pupil) in enumerate(zip(staff, pupils, strict=True), start=-1):

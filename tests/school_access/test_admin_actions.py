@@ -6,7 +6,7 @@ import pytest
 
 from tests.school_access.conftest import CONTACT
 from wonde_sync.school_access import token_vault
-from wonde_sync.school_access.import_targets import ImportTarget, import_targets
+from wonde_sync.school_access.import_targets import import_targets
 
 pytestmark = pytest.mark.usefixtures("receiver")
 
@@ -57,7 +57,8 @@ def test_request_approve_revoke_rerequest(api, world):
     assert token not in row["school_token_ciphertext"]
     assert token_vault.decrypt(row["school_token_ciphertext"]) == token
     assert row["school_token"] is None  # the plaintext-named column is never written
-    assert import_targets(world.engine) == [ImportTarget("site-a", school, token)]
+    ((target),) = import_targets(world.engine)
+    assert (target.site_id, target.school_id, target.school_token) == ("site-a", school, token)
     assert token not in api.get("/sites/site-a/connection", headers=world.auth("ann@site-a")).text
 
     revocation = world.control.revoke(school, reason="The school changed supplier")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
+from wonde_sync.core.database import table
 from wonde_sync.school_access import rows, token_vault
 from wonde_sync.school_access.import_targets import (
     ImportTarget,
@@ -53,6 +54,24 @@ def test_only_enabled_approved_sites_with_a_token(four_sites):
     assert import_target(four_sites, "site-a") == target
     assert [import_target(four_sites, s) for s in ("site-b", "site-c", "site-d")] == [None] * 3
     assert importable_sites(four_sites) == {"site-a": "A1"}
+
+
+def test_a_target_carries_its_schools_region_and_time_zone(four_sites):
+    # The importer reaches the school on its region's domain, read with the access row.
+    with four_sites.begin() as conn:
+        conn.execute(
+            table("wonde_schools")
+            .insert()
+            .values(id="A1", name="School A", region_domain="api.wonde.com.au", timezone="X/Y")
+        )
+    target = import_target(four_sites, "site-a")
+    assert (target.region_domain, target.timezone) == ("api.wonde.com.au", "X/Y")
+    assert target.school() == {
+        "id": "A1",
+        "timezone": "X/Y",
+        "region": {"domain": "api.wonde.com.au"},
+    }
+    assert [t.region_domain for t in import_targets(four_sites)] == ["api.wonde.com.au"]
 
 
 def test_one_site_decrypts_only_its_own_token(four_sites):

@@ -58,7 +58,9 @@ def engine_from_url(url: str | sa.URL, *, create_missing: bool = True) -> Engine
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.get_backend_name() == "postgresql":
-        return sa.create_engine(url, pool_pre_ping=True)
+        # A batch imports a few sites at once, and each holds two connections (its site's
+        # run lock and its work): a pool too small would open and close them site by site.
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10)
     raise DatabaseConfigError(
         f"Unsupported database {url.get_backend_name()!r}: use PostgreSQL or SQLite."
     )

@@ -72,22 +72,19 @@ def close_interrupted(
     if dag_id is not None and not work_locked:
         unowned = sa.or_(unowned, runs.c.dag_id == dag_id)
     with engine.begin() as conn:
-        closed = list(
+        closed = sorted(
             conn.execute(
-                sa.select(runs.c.id).where(
+                sa.update(runs)
+                .where(
                     runs.c.status == PROCESSING,
                     runs.c.kind.in_(kinds),
                     runs.c.site_id.is_(None) if site_id is None else runs.c.site_id == site_id,
                     unowned,
                 )
+                .values(status=FAILED, message=INTERRUPTED, finished_at=now)
+                .returning(runs.c.id)
             ).scalars()
         )
-        if closed:
-            conn.execute(
-                sa.update(runs)
-                .where(runs.c.id.in_(closed), runs.c.status == PROCESSING)
-                .values(status=FAILED, message=INTERRUPTED, finished_at=now)
-            )
         live = sa.select(runs.c.id).where(runs.c.status == PROCESSING)
         for name in _STAGING:
             staging = table(name)

@@ -129,14 +129,12 @@ class _AdvisoryLock:
         self.conn = engine.connect()
 
     def try_acquire(self, label: str) -> bool:
+        # Waiting runs read the holder's name from pg_stat_activity (63 characters at most);
+        # a session that did not get the lock is never read as a holder.
         got = self.conn.execute(
-            sa.text("SELECT pg_try_advisory_lock(:n)"), {"n": self.number}
-        ).scalar_one()
-        if got:
-            # Waiting runs read the holder from pg_stat_activity (63 characters at most).
-            self.conn.execute(
-                sa.text("SELECT set_config('application_name', :a, false)"), {"a": label[:63]}
-            )
+            sa.text("SELECT pg_try_advisory_lock(:n), set_config('application_name', :a, false)"),
+            {"n": self.number, "a": label[:63]},
+        ).scalar()
         # Session locks outlive the transaction; an open one would hold a snapshot for nothing.
         self.conn.commit()
         return bool(got)
@@ -156,12 +154,22 @@ class _AdvisoryLock:
         return found or None
 
     def release(self) -> None:
+        unlocked = False
         try:
-            self.conn.execute(sa.text("SELECT pg_advisory_unlock(:n)"), {"n": self.number})
+            unlocked = bool(
+                self.conn.execute(
+                    sa.text(
+                        "SELECT pg_advisory_unlock(:n), set_config('application_name', '', false)"
+                    ),
+                    {"n": self.number},
+                ).scalar()
+            )
             self.conn.commit()
         except sa.exc.DBAPIError as exc:  # the session is going anyway, and the lock with it
             log.warning("Could not unlock %s cleanly: %s", self.number, exc.orig)
-        finally:
+        if unlocked:
+            self.conn.close()  # back to the pool: the session holds no lock any more
+        else:
             self.close()
 
     def close(self) -> None:

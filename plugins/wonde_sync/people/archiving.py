@@ -45,8 +45,10 @@ class ArchivePlan:
     absent_rows: sa.ColumnElement
 
 
-def archive_plan(conn, target, staging, run_id, site_id, record_type) -> ArchivePlan:
-    """Who applying the staged people would archive: the filtered, and (if complete) the absent."""
+def archive_plan(conn, target, staging, run_id, site_id, record_type, complete) -> ArchivePlan:
+    """Who applying the staged people would archive: the filtered, and (if ``complete``) the
+    absent. Only what the guard needs is counted: nobody absent unless complete, and the
+    active people only when someone would be archived."""
     mine = sa.and_(staging.c.sync_run_id == run_id, staging.c.record_type == record_type)
     wonde_rows = sa.and_(target.c.site_id == site_id, target.c.source == WONDE_SOURCE)
     same_person = target.c.external_id == staging.c.external_id
@@ -62,10 +64,17 @@ def archive_plan(conn, target, staging, run_id, site_id, record_type) -> Archive
         target.c.status == "active",
         ~sa.exists().where(mine, same_person),
     )
+    filtered = count(conn, sa.select(target.c.id).where(filtered_rows))
+    absent = count(conn, sa.select(target.c.id).where(absent_rows)) if complete else 0
+    active = (
+        count(conn, sa.select(target.c.id).where(wonde_rows, target.c.status == "active"))
+        if filtered + absent
+        else 0
+    )
     return ArchivePlan(
-        active=count(conn, sa.select(target.c.id).where(wonde_rows, target.c.status == "active")),
-        filtered=count(conn, sa.select(target.c.id).where(filtered_rows)),
-        absent=count(conn, sa.select(target.c.id).where(absent_rows)),
+        active=active,
+        filtered=filtered,
+        absent=absent,
         filtered_rows=filtered_rows,
         absent_rows=absent_rows,
     )

@@ -79,20 +79,6 @@ def import_window_start(
     return min(as_utc(since) or mark, mark) - overlap
 
 
-def _school(engine: Engine, school_id: str) -> dict:
-    """The school as the client needs it (its region's domain) and its time zone, from the
-    catalog."""
-    schools = table("wonde_schools")
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(schools.c.region_domain, schools.c.timezone).where(schools.c.id == school_id)
-        ).first()
-    school = {"id": school_id, "timezone": row.timezone if row else None}
-    if row is not None and row.region_domain:
-        school["region"] = {"domain": row.region_domain}
-    return school
-
-
 def import_site(engine: Engine, client, target: ImportTarget, options: ImportOptions) -> dict:
     """Import one site's staff and pupils; return the Sync History counts and message.
 
@@ -121,9 +107,8 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
     )
     tallies: dict[str, feeds.Tally] = {}
     try:
-        school = _school(engine, target.school_id)
-        school_client = client.for_school(school, target.school_token)
-        today = pt.today_in(school["timezone"], options.as_of)
+        school_client = client.for_school(target.school(), target.school_token)
+        today = pt.today_in(target.timezone, options.as_of)
         read = {
             record_type: feeds.Feed(
                 engine,

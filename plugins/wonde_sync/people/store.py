@@ -25,7 +25,6 @@ from wonde_sync.people.archiving import (
     MassArchiveBlocked,
     archive_plan,
     blocked,
-    count,
 )
 from wonde_sync.people.transforms import PEOPLE_COLUMNS
 
@@ -111,7 +110,7 @@ def absent_people(
     target = table(TARGET_TABLES[record_type])
     staging = table(STAGING)
     with engine.connect() as conn:
-        plan = archive_plan(conn, target, staging, run_id, site_id, record_type)
+        plan = archive_plan(conn, target, staging, run_id, site_id, record_type, True)
         if blocked(plan.active, plan.filtered + plan.absent, max_archive_pct, approve_mass_archive):
             return None
         return list(conn.execute(sa.select(target.c.external_id).where(plan.absent_rows)).scalars())
@@ -140,9 +139,9 @@ def apply(
     same_person = target.c.external_id == staging.c.external_id
     now = utcnow()
 
-    plan = archive_plan(conn, target, staging, run_id, site_id, record_type)
+    plan = archive_plan(conn, target, staging, run_id, site_id, record_type, complete)
     to_archive, absent = plan.filtered_rows, plan.absent_rows
-    would_archive = plan.filtered + (plan.absent if complete else 0)
+    would_archive = plan.filtered + plan.absent
     if blocked(plan.active, would_archive, max_archive_pct, approve_mass_archive):
         raise MassArchiveBlocked(site_id, would_archive, plan.active, max_archive_pct)
 
@@ -150,25 +149,22 @@ def apply(
     result.linked = _link_hand_made(conn, target, staging, mine, site_id)
 
     active_staged = sa.and_(mine, staging.c.desired_status == "active")
-    known = sa.exists().where(wonde_rows, same_person)
-    result.created = count(conn, sa.select(staging.c.external_id).where(active_staged, ~known))
-    result.updated = count(
-        conn,
-        sa.select(staging.c.external_id).where(
-            active_staged,
-            sa.exists().where(
-                wonde_rows,
-                same_person,
-                sa.or_(
-                    target.c.content_hash.is_distinct_from(staging.c.content_hash),
-                    target.c.status != "active",
-                ),
-            ),
-        ),
+    # One row of the site's Wonde people at most per staged person (the upsert's key).
+    known = target.c.id.is_not(None)
+    changed = sa.or_(
+        target.c.content_hash.is_distinct_from(staging.c.content_hash),
+        target.c.status != "active",
     )
-    result.unchanged = count(conn, sa.select(staging.c.external_id).where(active_staged)) - (
-        result.created + result.updated
-    )
+    staged, result.created, result.updated = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((~known, 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((sa.and_(known, changed), 1), else_=0)), 0),
+        )
+        .select_from(staging.outerjoin(target, sa.and_(wonde_rows, same_person)))
+        .where(active_staged)
+    ).one()
+    result.unchanged = staged - result.created - result.updated
 
     columns = TARGET_COLUMNS[record_type]
     insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(target)

@@ -19,11 +19,21 @@ from wonde_sync.school_access.status import APPROVED
 
 @dataclass(frozen=True)
 class ImportTarget:
-    """An importable site: enabled, approved, with its school's (decrypted) token."""
+    """An importable site: enabled, approved, with its school's (decrypted) token, and the
+    school's region domain and time zone as the catalog has them."""
 
     site_id: str
     school_id: str
     school_token: str = field(repr=False)
+    region_domain: str | None = None
+    timezone: str | None = None
+
+    def school(self) -> dict:
+        """The school as :meth:`WondeClient.for_school` takes it (its region's domain)."""
+        school = {"id": self.school_id, "timezone": self.timezone}
+        if self.region_domain:
+            school["region"] = {"domain": self.region_domain}
+        return school
 
 
 def import_targets(engine: Engine) -> list[ImportTarget]:
@@ -49,9 +59,17 @@ def importable_sites(engine: Engine) -> dict[str, str]:
 def _importable_rows(engine: Engine, *, with_token: bool, site_id: str | None = None) -> list:
     accesses = table("wonde_connections")
     columns = [accesses.c.site_id, accesses.c.school_id]
+    source = accesses
     if with_token:
-        columns.append(accesses.c.school_token_ciphertext)
-    query = sa.select(*columns).where(*_importable(accesses)).order_by(accesses.c.site_id)
+        schools = table("wonde_schools")
+        columns += [accesses.c.school_token_ciphertext, schools.c.region_domain, schools.c.timezone]
+        source = accesses.outerjoin(schools, schools.c.id == accesses.c.school_id)
+    query = (
+        sa.select(*columns)
+        .select_from(source)
+        .where(*_importable(accesses))
+        .order_by(accesses.c.site_id)
+    )
     if site_id is not None:
         query = query.where(accesses.c.site_id == site_id)
     with engine.connect() as conn:
@@ -60,7 +78,11 @@ def _importable_rows(engine: Engine, *, with_token: bool, site_id: str | None = 
 
 def _target(row) -> ImportTarget:
     return ImportTarget(
-        row.site_id, row.school_id, token_vault.decrypt(row.school_token_ciphertext)
+        row.site_id,
+        row.school_id,
+        token_vault.decrypt(row.school_token_ciphertext),
+        row.region_domain,
+        row.timezone,
     )
 
 
