@@ -19,37 +19,17 @@ Usage: ``python bench/imports.py [--schools 200] [--staff 150] [--changed-pct 1]
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
 import random
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from site_world import connect_sites, sites_world
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-TOKEN = "bench-token"
-
-
-def start_emulator(schools: int, staff: int, latency: float) -> tuple[subprocess.Popen, str]:
-    """Serve ``schools`` approved schools from another process."""
-    from wonde_emulator.process import start_process
-
-    return start_process(
-        schools=schools,
-        staff_per_school=staff,
-        students_per_school=0,
-        seed=3,
-        token=TOKEN,
-        approved=schools,
-        latency=latency,
-    )
 
 
 NAIVE_TABLE = """CREATE TABLE naive_staff (
@@ -105,64 +85,26 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per Wonde answer")
     args = parser.parse_args()
 
-    from tests.support import postgres_server
-
-    pg_dir = tempfile.mkdtemp(prefix="calm-bench-pg-")
-    pg_base = postgres_server.start(pg_dir)
-    emulator, wonde_url = start_emulator(args.schools, args.staff, args.latency)
-    os.environ["AIRFLOW_CONN_WONDE_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "http",
-            "host": f"{wonde_url}/v1.0",
-            "extra": {"Authorization": f"Bearer {TOKEN}"},
-        }
-    )
-    os.environ["AIRFLOW_CONN_CALM_DB"] = f"{pg_base}/bench_imports".replace(
-        "postgresql+psycopg", "postgresql"
-    )
-    os.environ.setdefault("CALM_ENVIRONMENT", "demo")
-    logging.disable(logging.INFO)
-    try:
+    with sites_world(args.schools, args.staff, args.latency, "bench_imports") as world:
         import sqlalchemy as sa
 
-        from wonde_sync.admin import sites
-        from wonde_sync.catalog import rebuild
-        from wonde_sync.core import sync_history
-        from wonde_sync.core.database import apply_schema, engine_for
-        from wonde_sync.school_access.admin_actions import request_access
-        from wonde_sync.school_access.transitions import record_approval
         from wonde_sync.tasks import import_steps, site_batches
         from wonde_sync.tasks.defaults import DEFAULT_BATCH_SIZE
-        from wonde_sync.wonde.client import WondeClient
         from wonde_sync.wonde.urls import replace_host
 
-        admin = sa.create_engine(f"{pg_base}/postgres", isolation_level="AUTOCOMMIT")
+        wonde_url = world.wonde_url
+        admin = sa.create_engine(f"{world.pg_base}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.exec_driver_sql("CREATE DATABASE bench_imports")
             conn.exec_driver_sql("CREATE DATABASE bench_naive")
         admin.dispose()
-        engine = engine_for()
-        apply_schema(engine)
-        naive = sa.create_engine(f"{pg_base}/bench_naive")
+        naive = sa.create_engine(f"{world.pg_base}/bench_naive")
         with naive.begin() as conn:
             conn.exec_driver_sql(NAIVE_TABLE)
-        client = WondeClient()
-        run_id = sync_history.start_run(engine, "catalog")
-        rebuild.stage(engine, run_id, (p.records for p in client.iter_pages("schools/all")))
-        rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
 
-        schools = list(client.iter_records("schools"))
-        school_ids = [s["id"] for s in schools]
+        school_ids = [s["id"] for s in world.schools]
         # Each school's data is served on its region's domain (as the importer reads it).
-        hosts = {s["id"]: replace_host(wonde_url, s["region"]["domain"]) for s in schools}
-        tokens = {}
-        contact = {"first_name": "Bench", "last_name": "Admin", "email": "bench@school.example"}
-        for n, school_id in enumerate(school_ids):
-            sites.add_site(engine, f"site-{n:04}", f"Site {n}")
-            request_access(engine, client, f"site-{n:04}", school_id, contact)
-            state = requests.get(f"{wonde_url}/_emulator/schools/{school_id}/state", timeout=10)
-            tokens[school_id] = state.json()["school_token"]
-            record_approval(engine, school_id, tokens[school_id])
+        hosts = {s["id"]: replace_host(wonde_url, s["region"]["domain"]) for s in world.schools}
+        tokens = connect_sites(world)
         batches = site_batches.batches(
             import_steps.sites_to_import(refresh=False), DEFAULT_BATCH_SIZE
         )
@@ -256,10 +198,6 @@ def main() -> None:
         measure("project", lambda: project("incremental"))
         share = results["incremental"]["project"] / results["full"]["project"]
         print(f"\nproject: incremental / full = {share:.2f}")
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
-        postgres_server.stop(pg_dir)
 
 
 if __name__ == "__main__":

@@ -20,22 +20,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import multiprocessing
-import os
 import random
 import sys
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from datetime import UTC, datetime
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import requests
+from site_world import connect_sites, sites_world
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-TOKEN = "bench-token"
+
 MAX_MAP_LENGTH = 1024
 
 
@@ -45,25 +42,6 @@ def import_batch(site_ids: list[str], full: bool, run: str) -> int:
 
     summaries = import_steps.import_sites(site_ids, full=full, dag_id="bench", dag_run_id=run)
     return len(summaries)
-
-
-def connect_sites(engine, client, wonde_url: str, school_ids: list[str]) -> None:
-    """One site per school, its access requested and approved (16 requests at a time)."""
-    from wonde_sync.admin import sites
-    from wonde_sync.school_access.admin_actions import request_access
-    from wonde_sync.school_access.transitions import record_approval
-
-    contact = {"first_name": "Bench", "last_name": "Admin", "email": "bench@school.example"}
-
-    def connect(numbered: tuple[int, str]) -> None:
-        n, school_id = numbered
-        sites.add_site(engine, f"site-{n:05}", f"Site {n}")
-        request_access(engine, client, f"site-{n:05}", school_id, contact)
-        state = requests.get(f"{wonde_url}/_emulator/schools/{school_id}/state", timeout=30)
-        record_approval(engine, school_id, state.json()["school_token"])
-
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(connect, enumerate(school_ids)))
 
 
 def change_staff(wonde_url: str, school_ids: list[str], share: float) -> int:
@@ -99,56 +77,15 @@ def main() -> None:
     parser.add_argument("--json", help="save the figures here")
     args = parser.parse_args()
 
-    from tests.support import postgres_server
-    from wonde_emulator.process import start_process
-
-    pg_dir = tempfile.mkdtemp(prefix="calm-bench-pg-")
-    pg_base = postgres_server.start(pg_dir)
-    emulator, wonde_url = start_process(
-        schools=args.sites,
-        staff_per_school=args.staff,
-        students_per_school=0,
-        seed=3,
-        token=TOKEN,
-        approved=args.sites,
-        latency=args.latency,
-    )
-    os.environ["AIRFLOW_CONN_WONDE_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "http",
-            "host": f"{wonde_url}/v1.0",
-            "extra": {"Authorization": f"Bearer {TOKEN}"},
-        }
-    )
-    os.environ["AIRFLOW_CONN_CALM_DB"] = f"{pg_base}/bench_sites".replace(
-        "postgresql+psycopg", "postgresql"
-    )
-    os.environ.setdefault("CALM_ENVIRONMENT", "demo")
-    logging.disable(logging.INFO)
-    try:
-        import sqlalchemy as sa
-
-        from wonde_sync.catalog import rebuild
-        from wonde_sync.core import sync_history
-        from wonde_sync.core.database import apply_schema, dispose_engines, engine_for
+    with sites_world(args.sites, args.staff, args.latency, "bench_sites") as world:
+        from wonde_sync.core.database import dispose_engines
         from wonde_sync.tasks import import_steps, site_batches
         from wonde_sync.tasks.defaults import DEFAULT_BATCH_SIZE
         from wonde_sync.wonde import pacing
-        from wonde_sync.wonde.client import WondeClient
 
-        admin = sa.create_engine(f"{pg_base}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql("CREATE DATABASE bench_sites")
-        admin.dispose()
-        engine = engine_for()
-        apply_schema(engine)
-        client = WondeClient()
-        run_id = sync_history.start_run(engine, "catalog")
-        rebuild.stage(engine, run_id, (p.records for p in client.iter_pages("schools/all")))
-        rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
-        school_ids = [s["id"] for s in client.iter_records("schools")]
+        school_ids = [s["id"] for s in world.schools]
         started = time.perf_counter()
-        connect_sites(engine, client, wonde_url, school_ids)
+        connect_sites(world)
         print(f"{len(school_ids)} sites connected in {time.perf_counter() - started:.1f} s")
 
         batches = site_batches.batches(
@@ -190,7 +127,7 @@ def main() -> None:
         )
         for label, full in (("full", True), ("incremental", False)):
             if not full:
-                changed = change_staff(wonde_url, school_ids, 0.01)
+                changed = change_staff(world.wonde_url, school_ids, 0.01)
                 results["changed"] = changed
             seconds = run_pass(full, label)
             model = seconds * args.model / len(school_ids) + (
@@ -208,10 +145,6 @@ def main() -> None:
         )
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
-        postgres_server.stop(pg_dir)
 
 
 if __name__ == "__main__":
