@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from wonde_sync.core.database import table, utcnow
+from wonde_sync.core.database import table, transaction, utcnow
 from wonde_sync.core.sync_history import (
     CATALOG,
     FAILED,
@@ -52,7 +52,7 @@ _STAGING = ("wonde_schools_staging", "wonde_people_staging")
 
 
 def close_interrupted(
-    engine: Engine,
+    bind: Engine | Connection,
     kind: str,
     *,
     site_id: str | None = None,
@@ -64,6 +64,7 @@ def close_interrupted(
 
     Call it before opening the new attempt's row; ``work_locked`` only while holding the
     work's run lock (then every ``Processing`` row of the work is closed, whatever its age).
+    In the caller's transaction when ``bind`` is a connection.
     """
     runs = table("wonde_sync_runs")
     kinds: Sequence[str] = _SAME_WORK.get(kind, (kind,))
@@ -71,7 +72,7 @@ def close_interrupted(
     unowned = sa.true() if work_locked else runs.c.started_at < now - STALE_AFTER
     if dag_id is not None and not work_locked:
         unowned = sa.or_(unowned, runs.c.dag_id == dag_id)
-    with engine.begin() as conn:
+    with transaction(bind) as conn:
         closed = sorted(
             conn.execute(
                 sa.update(runs)
@@ -85,10 +86,14 @@ def close_interrupted(
                 .returning(runs.c.id)
             ).scalars()
         )
-        live = sa.select(runs.c.id).where(runs.c.status == PROCESSING)
+        # Per staging row, a look-up of its run by key: Sync History grows by a row per site
+        # and day, staging stays small, so the history is never scanned.
         for name in _STAGING:
             staging = table(name)
-            conn.execute(sa.delete(staging).where(staging.c.sync_run_id.not_in(live)))
+            live = sa.exists().where(
+                runs.c.id == staging.c.sync_run_id, runs.c.status == PROCESSING
+            )
+            conn.execute(sa.delete(staging).where(~live))
     if closed:
         log.warning("Closed interrupted Sync History runs %s (%s)", closed, kind)
     return closed

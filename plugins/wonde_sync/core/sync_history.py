@@ -116,7 +116,7 @@ def window_label(run: SyncRun) -> str:
 
 
 def start_run(
-    engine: Engine,
+    bind: Engine | Connection,
     kind: str,
     *,
     site_id: str | None = None,
@@ -128,9 +128,10 @@ def start_run(
     window_start: datetime | None = None,
     window_end: datetime | None = None,
 ) -> int:
-    """Insert a ``Processing`` row and return its id (``started_at`` defaults to now)."""
+    """Insert a ``Processing`` row and return its id (``started_at`` defaults to now; in the
+    caller's transaction when ``bind`` is a connection)."""
     runs = table("wonde_sync_runs")
-    with engine.begin() as conn:
+    with transaction(bind) as conn:
         return conn.execute(
             sa.insert(runs)
             .values(

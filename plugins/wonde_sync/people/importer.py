@@ -57,10 +57,10 @@ class ImportOptions:
     as_of: datetime | None = None
 
 
-def watermark(engine: Engine, site_id: str) -> datetime | None:
+def watermark(bind: Engine | sa.Connection, site_id: str) -> datetime | None:
     """Where the site's next incremental import starts, or None before its first import."""
     marks = table("wonde_site_watermarks")
-    with engine.connect() as conn:
+    with transaction(bind) as conn:
         value = conn.execute(
             sa.select(marks.c.watermark).where(marks.c.site_id == site_id)
         ).scalar_one_or_none()
@@ -86,25 +86,26 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
     are applied here. Raises after recording the run as Failed.
     """
     started_at = utcnow()
-    mark = watermark(engine, target.site_id)
-    # A site's first import is always full, whatever ``since`` says: an incremental one
-    # would leave out everyone who did not change lately, and the watermark would move on.
-    full = options.full or mark is None
-    since = None if full else import_window_start(mark, options.since, options.overlap)
-    kind = sync_history.FULL_IMPORT if full else sync_history.INCREMENTAL_IMPORT
-    run_id = sync_history.start_run(
-        engine,
-        kind,
-        site_id=target.site_id,
-        dag_id=options.dag_id,
-        dag_run_id=options.dag_run_id,
-        message=f"Importing staff and pupils of school {target.school_id}"
-        + (f" changed since {since:%Y-%m-%d %H:%M} UTC" if since else ""),
-        run_type=options.run_type,
-        started_at=started_at,
-        window_start=since,
-        window_end=started_at,
-    )
+    with engine.begin() as conn:  # the watermark and the run's row: one round of the pool
+        mark = watermark(conn, target.site_id)
+        # A site's first import is always full, whatever ``since`` says: an incremental one
+        # would leave out everyone who did not change lately, and the watermark would move on.
+        full = options.full or mark is None
+        since = None if full else import_window_start(mark, options.since, options.overlap)
+        kind = sync_history.FULL_IMPORT if full else sync_history.INCREMENTAL_IMPORT
+        run_id = sync_history.start_run(
+            conn,
+            kind,
+            site_id=target.site_id,
+            dag_id=options.dag_id,
+            dag_run_id=options.dag_run_id,
+            message=f"Importing staff and pupils of school {target.school_id}"
+            + (f" changed since {since:%Y-%m-%d %H:%M} UTC" if since else ""),
+            run_type=options.run_type,
+            started_at=started_at,
+            window_start=since,
+            window_end=started_at,
+        )
     tallies: dict[str, feeds.Tally] = {}
     try:
         school_client = client.for_school(target.school(), target.school_token)

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from wonde_sync.core.database import table, utcnow
+from wonde_sync.core.database import table, transaction, utcnow
 from wonde_sync.school_access import token_vault
 from wonde_sync.school_access.status import APPROVED
 
@@ -45,9 +45,9 @@ def import_targets(engine: Engine) -> list[ImportTarget]:
     return [_target(row) for row in _importable_rows(engine, with_token=True)]
 
 
-def import_target(engine: Engine, site_id: str) -> ImportTarget | None:
+def import_target(bind: Engine | Connection, site_id: str) -> ImportTarget | None:
     """``site_id``'s import target (its one token decrypted), or None when not importable."""
-    rows = _importable_rows(engine, with_token=True, site_id=site_id)
+    rows = _importable_rows(bind, with_token=True, site_id=site_id)
     return _target(rows[0]) if rows else None
 
 
@@ -56,7 +56,9 @@ def importable_sites(engine: Engine) -> dict[str, str]:
     return {row.site_id: row.school_id for row in _importable_rows(engine, with_token=False)}
 
 
-def _importable_rows(engine: Engine, *, with_token: bool, site_id: str | None = None) -> list:
+def _importable_rows(
+    bind: Engine | Connection, *, with_token: bool, site_id: str | None = None
+) -> list:
     accesses = table("wonde_connections")
     columns = [accesses.c.site_id, accesses.c.school_id]
     source = accesses
@@ -72,7 +74,7 @@ def _importable_rows(engine: Engine, *, with_token: bool, site_id: str | None = 
     )
     if site_id is not None:
         query = query.where(accesses.c.site_id == site_id)
-    with engine.connect() as conn:
+    with transaction(bind) as conn:
         return conn.execute(query).all()
 
 

@@ -174,17 +174,19 @@ def _import_holding_lock(engine, site_id: str, options: importer.ImportOptions) 
     from wonde_sync.school_access.import_targets import import_target
     from wonde_sync.wonde.client import WondeClient
 
-    # Read under the lock: the connection may have changed while this run waited.
-    target = import_target(engine, site_id)
-    if target is None:
-        raise AirflowFailException(
-            f"Site {site_id} can no longer be imported: its connection changed since the run began."
+    with engine.begin() as conn:
+        # Read under the lock: the connection may have changed while this run waited.
+        target = import_target(conn, site_id)
+        if target is None:
+            raise AirflowFailException(
+                f"Site {site_id} can no longer be imported: its connection changed since the "
+                "run began."
+            )
+        # Full or incremental: the sweep covers both kinds of this site's imports, and, as
+        # every import of the site holds its lock, any still Processing is from a dead attempt.
+        interrupted_runs.close_interrupted(
+            conn, FULL_IMPORT, site_id=site_id, dag_id=options.dag_id, work_locked=True
         )
-    # Full or incremental: the sweep covers both kinds of this site's imports, and, as every
-    # import of the site holds its lock, any of them still Processing is from a dead attempt.
-    interrupted_runs.close_interrupted(
-        engine, FULL_IMPORT, site_id=site_id, dag_id=options.dag_id, work_locked=True
-    )
     with no_retry_when_permanent():
         summary = importer.import_site(engine, WondeClient(), target, options)
     log.info("Site %s: %s", site_id, summary["message"])
