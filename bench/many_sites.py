@@ -10,7 +10,8 @@ site's first (full) import, then the daily incremental after 1% of the staff cha
 
 For each pass it prints tasks, seconds, sites per second and the model for ``--model``
 sites (default 10,000) on the same pool: the measured seconds scaled by sites, plus
-``--task-overhead`` seconds (default 25) of Airflow scheduling and start-up per task,
+``--task-overhead`` seconds (default 1.5, what ``bench/task_overhead.py`` measured with
+the LocalExecutor) of Airflow scheduling and start-up per task,
 ``--slots`` tasks at a time. It also checks that the model's sites expand into no more
 than ``[core] max_map_length`` tasks. Figures are saved as JSON with ``--json FILE``.
 Usage: ``python bench/many_sites.py [--sites 2000] [--latency 0.1] [--slots 4]``.
@@ -73,7 +74,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per Wonde answer")
     parser.add_argument("--slots", type=int, default=4, help="import tasks at a time")
     parser.add_argument("--model", type=int, default=10_000, help="sites to extrapolate to")
-    parser.add_argument("--task-overhead", type=float, default=25.0)
+    parser.add_argument("--task-overhead", type=float, default=1.5)
     parser.add_argument("--json", help="save the figures here")
     args = parser.parse_args()
 
