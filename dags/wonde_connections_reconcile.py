@@ -17,6 +17,8 @@ was missed, and tells the import DAGs when a connection became approved:
    approvals are announced before this runs: the Asset's watcher (`ApprovalWatch`, in
    the triggerer) polls `calm_db` every few seconds and announces each approval once;
    this task is the fallback when no triggerer runs.
+4. **prune_change_log** deletes the people's change log rows older than
+   `WONDE_CHANGE_LOG_RETENTION_DAYS` (default 400 days).
 
 Wonde answering 401/403 fails the run without Airflow retries (fix the app token of
 `wonde_default`); network faults and 5xx are retried.
@@ -70,8 +72,16 @@ def wonde_connections_reconcile():
         events[WONDE_CONNECTION_APPROVED].extra = {"site_ids": site_ids}
         return site_ids
 
+    @task
+    def prune_change_log() -> int:
+        from wonde_sync.tasks import database_steps
+
+        return database_steps.prune_change_log()
+
     result = reconcile_connections()
-    prepare_database() >> result
+    prepared = prepare_database()
+    prepared >> result
+    prepared >> prune_change_log()
     announce_approvals(result)
 
 

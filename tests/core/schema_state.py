@@ -20,6 +20,7 @@ REVISIONS = [
     "004_sync_run_context",
     "005_one_site_per_school",
     "006_webhook_journal",
+    "007_person_changes",
 ]
 
 #: Tables that record migrations rather than hold data.

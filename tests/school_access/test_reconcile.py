@@ -177,6 +177,7 @@ def test_dag_repairs_a_missed_webhook_and_announces_approvals(airflow_db, world)
     dag_run, states = run_dag()
     assert str(dag_run.state) == "success", states
     assert states["announce_approvals"] == "success"
+    assert states["prune_change_log"] == "success"
     assert asset_events(dag_run.run_id) == [{"site_ids": ["site-a"]}]
     assert access_status(world.engine, "site-b").state == "already_approved"
     assert world.row("site-a")["approval_announced_at"] is not None

@@ -16,7 +16,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from wonde_sync.admin import cli_access
+from wonde_sync.admin import cli_access, cli_changes
 from wonde_sync.admin.cli_database import database_error, open_database
 from wonde_sync.admin.cli_support import (
     PROG,
@@ -76,6 +76,7 @@ def _parser() -> Parser:
         "--limit", type=bounded_int(1, MAX_HISTORY), default=20, help="1-1000 (default 20)"
     )
     cli_access.register(sub)
+    cli_changes.register(sub)
     return parser
 
 
@@ -141,6 +142,7 @@ def _run(args) -> list[str]:
         "status": _status,
         "history": _history,
         **cli_access.HANDLERS,
+        **cli_changes.HANDLERS,
     }[args.command]
     try:
         return handler(engine, args)

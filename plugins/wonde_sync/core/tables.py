@@ -269,3 +269,26 @@ wonde_connection_history = sa.Table(
     *_texts("actor", "detail"),
     _required("changed_at", _TS),
 )
+
+#: The fields of a person a change shows before and after, and those only restored on undo.
+CHANGE_SHOWN = ("mis_id", "forename", "surname", "email", "year_group", "status", "archived_reason")
+CHANGE_RESTORED = ("source", "external_id", "content_hash", "linked_from_source")
+
+wonde_person_changes = sa.Table(
+    "wonde_person_changes",
+    metadata,
+    _id(),
+    _run(),
+    _required("site_id"),
+    _required("record_type"),
+    sa.Column("person_id", sa.BigInteger()),
+    _required("external_id"),
+    _required("action"),
+    sa.Column("reason", sa.Text()),
+    _required("planned", sa.Boolean(), server_default=sa.false()),
+    *_texts(*(f"before_{c}" for c in (*CHANGE_SHOWN, *CHANGE_RESTORED))),
+    *_times("before_archived_at", "before_updated_at"),
+    sa.Column("before_last_sync_run_id", sa.BigInteger()),
+    *_texts(*(f"after_{c}" for c in CHANGE_SHOWN)),
+    _now("created_at"),
+)

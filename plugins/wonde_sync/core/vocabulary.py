@@ -15,6 +15,8 @@ RECORD_TYPE_LABELS = {EMPLOYEE: "Staff", STUDENT: "Pupils"}
 
 #: ``personnel.source`` / ``pupils.source`` of the rows that imports own.
 WONDE_SOURCE = "wonde"
+#: What an import did to a person, as the change log records it.
+CHANGE_ACTIONS = ("created", "updated", "archived", "reactivated", "linked")
 
 #: Why a person is not (or no longer) in CalmCompliance, and what was wrong with a record.
 REASON_LABELS = {

@@ -55,6 +55,8 @@ class ImportOptions:
     run_type: str | None = None
     #: The instant whose date in the school's time zone is "today" for leaving dates (now).
     as_of: datetime | None = None
+    #: Keep the per-person change log (off only to measure what it costs).
+    log_changes: bool = True
 
 
 def watermark(bind: Engine | sa.Connection, site_id: str) -> datetime | None:
@@ -143,6 +145,7 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
                     complete=full,
                     max_archive_pct=options.max_archive_pct,
                     approve_mass_archive=options.approve_mass_archive,
+                    log_changes=options.log_changes,
                 )
                 # An incremental that staged nothing has nothing to apply.
                 if full or tallies[record_type].staged

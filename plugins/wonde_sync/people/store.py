@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from wonde_sync.core.database import bulk_insert, table, transaction, utcnow
 from wonde_sync.core.vocabulary import EMPLOYEE, STUDENT, WONDE_SOURCE
+from wonde_sync.people import change_log, linking
 from wonde_sync.people.archiving import (
     DEFAULT_MAX_ARCHIVE_PCT,
     MassArchiveBlocked,
@@ -125,12 +126,16 @@ def apply(
     complete: bool,
     max_archive_pct: float = DEFAULT_MAX_ARCHIVE_PCT,
     approve_mass_archive: bool = False,
+    log_changes: bool = True,
+    planned: bool = False,
 ) -> ApplyResult:
-    """Apply one record type's staged people for a site, inside the caller's transaction.
+    """Apply one record type's staged people for a site, inside the caller's transaction,
+    and log each person's change (``change_log``; ``log_changes=False`` only to measure it).
 
     ``complete`` says the staged set is everyone Wonde lists (a full fetch), so people
     missing from it are archived. Raises MassArchiveBlocked before writing anything when
     the archive count is over ``max_archive_pct`` of the site's active Wonde people.
+    ``planned`` logs the changes as a plan and applies none of them (a preview).
     """
     target = table(TARGET_TABLES[record_type])
     staging = table(STAGING)
@@ -142,11 +147,17 @@ def apply(
     plan = archive_plan(conn, target, staging, run_id, site_id, record_type, complete)
     to_archive, absent = plan.filtered_rows, plan.absent_rows
     would_archive = plan.filtered + plan.absent
-    if blocked(plan.active, would_archive, max_archive_pct, approve_mass_archive):
+    if not planned and blocked(plan.active, would_archive, max_archive_pct, approve_mass_archive):
         raise MassArchiveBlocked(site_id, would_archive, plan.active, max_archive_pct)
 
+    scope = change_log.RunScope(run_id, site_id, record_type, planned)
     result = ApplyResult()
-    result.linked = _link_hand_made(conn, target, staging, mine, site_id)
+    links = linking.find_links(conn, target, staging, mine, site_id)
+    result.linked = len(links)
+    if log_changes:
+        change_log.log_links(conn, scope, target, links)
+    if not planned:
+        linking.link(conn, target, links)
 
     active_staged = sa.and_(mine, staging.c.desired_status == "active")
     # One row of the site's Wonde people at most per staged person (the upsert's key).
@@ -166,6 +177,42 @@ def apply(
     ).one()
     result.unchanged = staged - result.created - result.updated
 
+    if log_changes and result.created + result.updated:
+        on_person = sa.and_(wonde_rows, same_person)
+        change_log.log_upserts(
+            conn, scope, target, staging, sa.and_(active_staged, ~known | changed), on_person
+        )
+    if log_changes and plan.filtered:
+        change_log.log_archives(conn, scope, target, to_archive, staging.c.reason)
+    if log_changes and plan.absent:
+        change_log.log_archives(conn, scope, target, absent, sa.literal(ABSENT_REASON))
+    if planned:
+        result.archived = would_archive
+        return result
+
+    _upsert(conn, target, staging, active_staged, record_type, site_id, run_id, now)
+    if log_changes and result.created:
+        change_log.name_created(conn, scope, target)
+    archived_values = {
+        "status": "archived",
+        "archived_at": now,
+        "updated_at": now,
+        "last_sync_run_id": run_id,
+    }
+    result.archived = conn.execute(
+        sa.update(target)
+        .where(to_archive)
+        .values(archived_reason=staging.c.reason, **archived_values)
+    ).rowcount
+    if complete:
+        result.archived += conn.execute(
+            sa.update(target).where(absent).values(archived_reason=ABSENT_REASON, **archived_values)
+        ).rowcount
+    return result
+
+
+def _upsert(conn, target, staging, active_staged, record_type, site_id, run_id, now) -> None:
+    """Insert the new, and rewrite only the changed or returning, of the staged people."""
     columns = TARGET_COLUMNS[record_type]
     insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(target)
     upsert = insert.from_select(
@@ -207,80 +254,6 @@ def apply(
         ),
     )
     conn.execute(upsert)
-
-    archived_values = {
-        "status": "archived",
-        "archived_at": now,
-        "updated_at": now,
-        "last_sync_run_id": run_id,
-    }
-    result.archived = conn.execute(
-        sa.update(target)
-        .where(to_archive)
-        .values(archived_reason=staging.c.reason, **archived_values)
-    ).rowcount
-    if complete:
-        result.archived += conn.execute(
-            sa.update(target).where(absent).values(archived_reason=ABSENT_REASON, **archived_values)
-        ).rowcount
-    return result
-
-
-def _link_hand_made(
-    conn: Connection, target: sa.Table, staging: sa.Table, mine, site_id: str
-) -> int:
-    """Adopt hand-made records that are the same person as a newly seen Wonde record.
-
-    A match is on the email (case-insensitive), else on the MIS id, and only when it is
-    one-to-one, so two people sharing an address are never merged.
-    """
-    newcomers = pd.DataFrame(
-        conn.execute(
-            sa.select(staging.c.external_id, staging.c.email, staging.c.mis_id).where(
-                mine,
-                staging.c.desired_status == "active",
-                ~sa.exists().where(
-                    target.c.site_id == site_id,
-                    target.c.source == WONDE_SOURCE,
-                    target.c.external_id == staging.c.external_id,
-                ),
-            )
-        ).all(),
-        columns=["external_id", "email", "mis_id"],
-    )
-    if newcomers.empty:
-        return 0
-    hand_made = pd.DataFrame(
-        conn.execute(
-            sa.select(target.c.id, sa.func.lower(target.c.email), target.c.mis_id).where(
-                target.c.site_id == site_id, target.c.source != WONDE_SOURCE
-            )
-        ).all(),
-        columns=["id", "email", "mis_id"],
-    )
-    if hand_made.empty:
-        return 0
-    links: dict[int, str] = {}
-    for key in ("email", "mis_id"):
-        left = newcomers[newcomers[key].notna() & ~newcomers["external_id"].isin(links.values())]
-        right = hand_made[hand_made[key].notna() & ~hand_made["id"].isin(links.keys())]
-        left = left.drop_duplicates(key, keep=False)
-        right = right.drop_duplicates(key, keep=False)
-        for row in left.merge(right, on=key, suffixes=("", "_hand")).itertuples():
-            links[int(row.id)] = row.external_id
-    if not links:
-        return 0
-    conn.execute(
-        sa.update(target)
-        .where(target.c.id == sa.bindparam("target_id"))
-        .values(
-            source=WONDE_SOURCE,
-            external_id=sa.bindparam("ext_id"),
-            linked_from_source=target.c.source,
-        ),
-        [{"target_id": k, "ext_id": v} for k, v in links.items()],
-    )
-    return len(links)
 
 
 def record_reasons(conn: Connection, run_id: int, counts: Iterable[tuple]) -> None:

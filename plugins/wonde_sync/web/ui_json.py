@@ -1,4 +1,5 @@
-"""The integration details as JSON, under ``/api``: overview, Sync History, one run."""
+"""The integration details as JSON, under ``/api``: overview, Sync History, one run, its
+changes, one person's changes."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
-from wonde_sync.monitoring import history
+from wonde_sync.core.vocabulary import CHANGE_ACTIONS
+from wonde_sync.monitoring import changes, history
 from wonde_sync.monitoring.overview import overview
-from wonde_sync.web.auth import EngineDep, JsonViewerDep
+from wonde_sync.web.auth import EngineDep, JsonViewerDep, WebError
 from wonde_sync.web.links import Links
 from wonde_sync.web.visible_history import history_filters, visible_run
 
@@ -40,3 +42,33 @@ def run_json(run_id: RunId, request: Request, viewer: JsonViewerDep, engine: Eng
     """One run with filtered counts by reason and its first record issues."""
     found = visible_run(engine, viewer, run_id)
     return {**found.as_dict(), "issues_csv": Links(request).csv(run_id)}
+
+
+@router.get("/runs/{run_id}/changes")
+def run_changes_json(
+    run_id: RunId, request: Request, viewer: JsonViewerDep, engine: EngineDep
+) -> dict:
+    """What the run changed, person by person: ``action``, ``reason``, ``q`` (a name)."""
+    visible_run(engine, viewer, run_id, issue_limit=0)
+    query = request.query_params
+    action = query.get("action") or None
+    if action is not None and action not in CHANGE_ACTIONS:
+        message = f"action must be one of {', '.join(CHANGE_ACTIONS)}"
+        raise WebError(422, message, {"action": [message]})
+    found = changes.run_changes(
+        engine, run_id, action=action, reason=query.get("reason") or None, search=query.get("q")
+    )
+    return {"run_id": run_id, "data": [c.as_dict() for c in found]}
+
+
+@router.get("/sites/{site_id}/people")
+def person_json(site_id: str, request: Request, viewer: JsonViewerDep, engine: EngineDep) -> dict:
+    """A person's changes across runs, newest first: ``q`` is a name, a Wonde id or a row id."""
+    if viewer.site_ids is not None and site_id not in viewer.site_ids:
+        raise WebError(403, f"You are not an admin of site {site_id}.")
+    text = (request.query_params.get("q") or "").strip()
+    if len(text) < 2:
+        message = "q must be at least 2 characters of a name, or a Wonde id"
+        raise WebError(422, message, {"q": [message]})
+    found = changes.person_history(engine, site_id, text)
+    return {"site_id": site_id, "q": text, "data": [c.as_dict() for c in found]}

@@ -1,0 +1,103 @@
+"""The change log on the admin CLI: ``changes RUN_ID`` and ``person SITE NAME_OR_ID``.
+
+:func:`register` adds the subcommands; :data:`HANDLERS` maps each to its handler, which
+takes ``(engine, args)`` and returns the lines to print.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from wonde_sync.admin.cli_support import CliError, bounded_int
+from wonde_sync.core.vocabulary import CHANGE_ACTIONS as ACTIONS
+
+
+def _action(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ACTIONS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(ACTIONS)}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``changes`` and ``person``."""
+    changes = subparsers.add_parser(
+        "changes", help="what one run changed, person by person, and why"
+    )
+    changes.add_argument("run_id", type=bounded_int(1, 2**63 - 1), help="a run id from history")
+    changes.add_argument("--action", type=_action, help=", ".join(ACTIONS))
+    changes.add_argument("--reason", help="a reason code, e.g. suspended or not_in_mis")
+    changes.add_argument("--search", help="only people whose name contains this")
+    changes.add_argument(
+        "--limit", type=bounded_int(1, 5000), default=1000, help="1-5000 (default 1000)"
+    )
+    person = subparsers.add_parser("person", help="one person's changes across runs, newest first")
+    person.add_argument("site_id")
+    person.add_argument("name_or_id", help="a name (or part of it), a Wonde id or a row id")
+
+
+def _describe(change) -> list[str]:
+    why = f" ({change.reason})" if change.reason else ""
+    plan = " [planned, not applied]" if change.planned else ""
+    head = (
+        f"{change.action}{why}{plan}: {change.name} "
+        f"({change.record_type} {change.external_id}"
+        + (f", row {change.person_id})" if change.person_id else ")")
+    )
+    fields = "; ".join(
+        f"{f} {'-' if b is None else b} -> {'-' if a is None else a}"
+        for f, (b, a) in change.fields.items()
+    )
+    return [head] + ([f"    {fields}"] if fields else [])
+
+
+def _changes(engine, args) -> list[str]:
+    from wonde_sync.core import sync_history
+    from wonde_sync.monitoring import changes
+
+    try:
+        run = sync_history.get_run(engine, args.run_id)
+    except LookupError:
+        raise CliError(f"No run #{args.run_id}: `history` lists the runs.") from None
+    found = changes.run_changes(
+        engine,
+        args.run_id,
+        action=args.action,
+        reason=args.reason,
+        search=args.search,
+        limit=args.limit,
+    )
+    who = f" of {run.site_id}" if run.site_id else ""
+    lines = [
+        f"Run #{run.id} ({sync_history.kind_label(run.kind)}{who}, {run.status}): "
+        f"{len(found)} change{'s' if len(found) != 1 else ''} shown."
+    ]
+    for change in found:
+        lines.extend(_describe(change))
+    return lines
+
+
+def _person(engine, args) -> list[str]:
+    from wonde_sync.admin import sites
+    from wonde_sync.monitoring import changes
+
+    sites.require_site(engine, args.site_id)
+    if len(args.name_or_id.strip()) < 2:
+        raise CliError("Give at least 2 characters of a name, or a Wonde id.")
+    found = changes.person_history(engine, args.site_id, args.name_or_id)
+    if not found:
+        return [
+            f"No change of site {args.site_id} names {args.name_or_id.strip()!r}: imports "
+            "never created, changed or archived such a person (the filter counts of each run "
+            "are in `history`)."
+        ]
+    lines = []
+    for change in found:
+        at = f"{change.at:%Y-%m-%d %H:%M}" if change.at else "-"
+        first, *rest = _describe(change)
+        lines.append(f"{at} run #{change.run_id} {first}")
+        lines.extend(rest)
+    return lines
+
+
+HANDLERS = {"changes": _changes, "person": _person}

@@ -1,0 +1,140 @@
+"""The change log as an admin reads it: one run's changes, or one person's across runs.
+
+Answers "why is Jane not in CalmCompliance?": each change names the run, the action
+(created, updated, archived, reactivated, linked), the reason (the filter rule's code,
+``not_in_mis``, ``reactivated``, ``linked_by_email``/``linked_by_mis_id``) and the fields
+that changed, before and after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from wonde_sync.core.database import as_utc, table
+from wonde_sync.core.tables import CHANGE_SHOWN
+
+#: Most changes one answer lists.
+MAX_CHANGES = 5000
+
+
+@dataclass(frozen=True)
+class PersonChange:
+    """One person's change in one run."""
+
+    id: int
+    run_id: int
+    site_id: str
+    record_type: str
+    person_id: int | None
+    external_id: str
+    action: str
+    reason: str | None
+    planned: bool
+    name: str
+    #: {field: (before, after)} for the fields that changed.
+    fields: dict[str, tuple]
+    at: datetime | None
+
+    def as_dict(self) -> dict:
+        """The change as JSON-ready values."""
+        return {
+            "id": self.id,
+            "run_id": self.run_id,
+            "site_id": self.site_id,
+            "record_type": self.record_type,
+            "person_id": self.person_id,
+            "external_id": self.external_id,
+            "action": self.action,
+            "reason": self.reason,
+            "planned": self.planned,
+            "name": self.name,
+            "fields": {f: {"before": b, "after": a} for f, (b, a) in self.fields.items()},
+            "at": self.at.isoformat() if self.at else None,
+        }
+
+
+def _name(row, part: str) -> str | None:
+    return row[f"after_{part}"] or row[f"before_{part}"]
+
+
+def _change(row) -> PersonChange:
+    fields = {
+        f: (row[f"before_{f}"], row[f"after_{f}"])
+        for f in CHANGE_SHOWN
+        if row[f"before_{f}"] != row[f"after_{f}"]
+        and not (row["action"] == "created" and f == "status")
+    }
+    if row["action"] == "linked":
+        fields["source"] = (row["before_source"], "wonde")
+    name = " ".join(p for p in (_name(row, "forename"), _name(row, "surname")) if p)
+    return PersonChange(
+        id=row["id"],
+        run_id=row["sync_run_id"],
+        site_id=row["site_id"],
+        record_type=row["record_type"],
+        person_id=row["person_id"],
+        external_id=row["external_id"],
+        action=row["action"],
+        reason=row["reason"],
+        planned=bool(row["planned"]),
+        name=name or "(no name)",
+        fields=fields,
+        at=as_utc(row["created_at"]),
+    )
+
+
+def _named(changes: sa.Table, text: str):
+    """Changes whose person's name (before or after) contains ``text``, any case."""
+    full = (
+        sa.func.coalesce(changes.c.after_forename, changes.c.before_forename, "")
+        + " "
+        + sa.func.coalesce(changes.c.after_surname, changes.c.before_surname, "")
+    )
+    return sa.func.lower(full).contains(text.strip().lower(), autoescape=True)
+
+
+def run_changes(
+    engine: Engine,
+    run_id: int,
+    *,
+    action: str | None = None,
+    reason: str | None = None,
+    search: str | None = None,
+    limit: int = MAX_CHANGES,
+) -> list[PersonChange]:
+    """One run's changes in the order they were made, filtered by action, reason and name."""
+    changes = table("wonde_person_changes")
+    conditions = [changes.c.sync_run_id == run_id]
+    if action:
+        conditions.append(changes.c.action == action)
+    if reason:
+        conditions.append(changes.c.reason == reason)
+    if search and search.strip():
+        conditions.append(_named(changes, search))
+    query = sa.select(changes).where(*conditions).order_by(changes.c.id).limit(limit)
+    with engine.connect() as conn:
+        return [_change(r) for r in conn.execute(query).mappings()]
+
+
+def person_history(
+    engine: Engine, site_id: str, name_or_id: str, *, limit: int = MAX_CHANGES
+) -> list[PersonChange]:
+    """A site's changes to the people a Wonde id, a people row id or a name matches, newest
+    first."""
+    changes = table("wonde_person_changes")
+    text = name_or_id.strip()
+    who = [changes.c.external_id == text, _named(changes, text)]
+    if text.isdigit():
+        who.append(changes.c.person_id == int(text))
+    query = (
+        sa.select(changes)
+        .where(changes.c.site_id == site_id, sa.or_(*who))
+        .order_by(changes.c.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [_change(r) for r in conn.execute(query).mappings()]

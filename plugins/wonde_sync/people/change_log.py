@@ -1,0 +1,161 @@
+"""The change log (``wonde_person_changes``): what an import did to each person, and why.
+
+Written set-based by ``store.apply`` in the transaction that makes the changes: one
+``INSERT … SELECT`` per kind of change, run just before the change, reading the person's
+row as it is (``before_*``) and what it becomes (``after_*``). A preview's rows are
+``planned``: what the import would do, with nothing applied.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from wonde_sync.core.database import table, utcnow
+from wonde_sync.core.tables import CHANGE_RESTORED, CHANGE_SHOWN
+from wonde_sync.core.vocabulary import WONDE_SOURCE
+
+CHANGES = "wonde_person_changes"
+RETENTION_ENV = "WONDE_CHANGE_LOG_RETENTION_DAYS"
+DEFAULT_RETENTION = timedelta(days=400)
+_BEFORE = (*CHANGE_SHOWN, *CHANGE_RESTORED, "archived_at", "updated_at", "last_sync_run_id")
+#: The fields an import copies from Wonde (status and archived_reason are its own).
+_IMPORTED = CHANGE_SHOWN[:5]
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """Whose changes are logged: one run, one site, one record type."""
+
+    run_id: int
+    site_id: str
+    record_type: str
+    planned: bool = False
+
+
+def _column(source: sa.Table, name: str):
+    # Staff have no year group.
+    return source.c[name] if name in source.c else sa.null()
+
+
+def _before(target: sa.Table) -> dict:
+    return {f"before_{c}": _column(target, c) for c in _BEFORE}
+
+
+def _as_is(target: sa.Table) -> dict:
+    return {f"after_{c}": _column(target, c) for c in CHANGE_SHOWN}
+
+
+def _insert(conn: Connection, scope: RunScope, select_from, where, values: dict, params=None):
+    columns = {
+        "sync_run_id": sa.literal(scope.run_id),
+        "site_id": sa.literal(scope.site_id),
+        "record_type": sa.literal(scope.record_type),
+        "planned": sa.literal(scope.planned),
+        **values,
+    }
+    # Labelled, so that equal expressions (NULLs, literals) stay separate columns.
+    select = sa.select(*(expr.label(name) for name, expr in columns.items()))
+    insert = sa.insert(table(CHANGES)).from_select(
+        list(columns), select.select_from(select_from).where(where)
+    )
+    return conn.execute(insert, params) if params else conn.execute(insert)
+
+
+def log_links(conn: Connection, scope: RunScope, target: sa.Table, links: dict) -> None:
+    """Log hand-made records about to be linked ({record id: (Wonde id, reason)})."""
+    if not links:
+        return
+    values = {
+        "person_id": target.c.id,
+        "external_id": sa.bindparam("ext_id", type_=sa.Text()),
+        "action": sa.literal("linked"),
+        "reason": sa.bindparam("reason", type_=sa.Text()),
+        **_before(target),
+        **_as_is(target),
+    }
+    params = [{"target_id": k, "ext_id": e, "reason": why} for k, (e, why) in links.items()]
+    _insert(conn, scope, target, target.c.id == sa.bindparam("target_id"), values, params)
+
+
+def log_upserts(conn: Connection, scope: RunScope, target, staging, where, on_person) -> None:
+    """Log the staged people about to be created, updated or reactivated: ``where`` selects
+    them from staging, outer-joined on ``on_person`` to their rows."""
+    back = target.c.status != "active"
+    values = {
+        "person_id": target.c.id,
+        "external_id": staging.c.external_id,
+        "action": sa.case(
+            (target.c.id.is_(None), "created"), (back, "reactivated"), else_="updated"
+        ),
+        "reason": sa.case((back, "reactivated")),
+        **_before(target),
+        **{f"after_{c}": staging.c[c] if c in target.c else sa.null() for c in _IMPORTED},
+        "after_status": sa.literal("active"),
+        "after_archived_reason": sa.null(),
+    }
+    _insert(conn, scope, staging.outerjoin(target, on_person), where, values)
+
+
+def log_archives(conn: Connection, scope: RunScope, target, where, reason) -> None:
+    """Log the people ``where`` selects, about to be archived for ``reason`` (an expression)."""
+    values = {
+        "person_id": target.c.id,
+        "external_id": target.c.external_id,
+        "action": sa.literal("archived"),
+        "reason": reason,
+        **_before(target),
+        **_as_is(target),
+        "after_status": sa.literal("archived"),
+        "after_archived_reason": reason,
+    }
+    _insert(conn, scope, target, where, values)
+
+
+def name_created(conn: Connection, scope: RunScope, target: sa.Table) -> None:
+    """Point the run's ``created`` rows at the people rows the import just inserted."""
+    changes = table(CHANGES)
+    row_id = (
+        sa.select(target.c.id)
+        .where(
+            target.c.site_id == scope.site_id,
+            target.c.source == WONDE_SOURCE,
+            target.c.external_id == changes.c.external_id,
+        )
+        .scalar_subquery()
+    )
+    conn.execute(
+        sa.update(changes)
+        .where(
+            changes.c.sync_run_id == scope.run_id,
+            changes.c.record_type == scope.record_type,
+            changes.c.action == "created",
+        )
+        .values(person_id=row_id)
+    )
+
+
+def retention_from_env() -> timedelta:
+    """How long change rows are kept: ``WONDE_CHANGE_LOG_RETENTION_DAYS`` (default 400)."""
+    raw = os.environ.get(RETENTION_ENV, "").strip()
+    if not raw:
+        return DEFAULT_RETENTION
+    try:
+        days = int(raw)
+    except ValueError:
+        raise ValueError(f"{RETENTION_ENV} must be a whole number of days, not {raw!r}") from None
+    if days < 1:
+        raise ValueError(f"{RETENTION_ENV} must be at least 1 day, not {raw!r}")
+    return timedelta(days=days)
+
+
+def prune(engine: Engine, retention: timedelta | None = None) -> int:
+    """Delete change rows older than ``retention`` (default: the setting); return how many."""
+    changes = table(CHANGES)
+    cutoff = utcnow() - (retention or retention_from_env())
+    with engine.begin() as conn:
+        return conn.execute(sa.delete(changes).where(changes.c.created_at < cutoff)).rowcount

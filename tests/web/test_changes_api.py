@@ -1,0 +1,91 @@
+"""The change log as admins read it: a run's changes and a person's history, as JSON (under
+the details' access rules) and on the CLI, on the seeded database."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.admin.conftest import run_cli, url_of
+from wonde_sync.core.database import table
+
+__all__ = ["run_cli"]
+
+
+def ashdown_staff(world) -> dict[str, dict]:
+    t = table("personnel")
+    with world.engine.connect() as conn:
+        rows = conn.execute(sa.select(t).where(t.c.site_id == "ashdown")).mappings().all()
+    return {r["external_id"]: dict(r) for r in rows}
+
+
+def test_a_runs_changes_name_every_person_it_created(client, world):
+    s = world.seeded
+    body = client.get(f"/api/runs/{s.ashdown_run}/changes", headers=world.auth("ann")).json()
+    staff = ashdown_staff(world)
+    created = {c["external_id"]: c for c in body["data"] if c["record_type"] == "employee"}
+    assert set(created) == set(staff)
+    one = next(iter(staff.values()))
+    change = created[one["external_id"]]
+    assert (change["action"], change["reason"], change["person_id"]) == ("created", None, one["id"])
+    assert change["name"] == f"{one['forename']} {one['surname']}"
+    assert change["fields"]["surname"] == {"before": None, "after": one["surname"]}
+
+    search = one["surname"][1:].upper()
+    found = client.get(
+        f"/api/runs/{s.ashdown_run}/changes?q={search}", headers=world.auth("ann")
+    ).json()["data"]
+    assert one["external_id"] in {c["external_id"] for c in found}
+    assert all(search.lower() in c["name"].lower() for c in found)
+    assert (
+        client.get(
+            f"/api/runs/{s.ashdown_run}/changes?action=archived", headers=world.auth("ann")
+        ).json()["data"]
+        == []
+    )
+
+
+def test_a_persons_history_and_the_access_rules(client, world):
+    s = world.seeded
+    one = next(iter(ashdown_staff(world).values()))
+    path = f"/api/sites/ashdown/people?q={one['external_id']}"
+    history = client.get(path, headers=world.auth("ann")).json()["data"]
+    assert [(c["run_id"], c["action"]) for c in history] == [(s.ashdown_run, "created")]
+
+    assert client.get(path, headers=world.auth("bea")).status_code == 403
+    assert client.get(path).status_code == 401
+    other = client.get(f"/api/runs/{s.ashdown_run}/changes", headers=world.auth("bea"))
+    assert other.status_code == 404 and one["surname"] not in other.text
+    bad = client.get(f"/api/runs/{s.ashdown_run}/changes?action=gone", headers=world.auth("ann"))
+    assert bad.status_code == 422 and list(bad.json()["errors"]) == ["action"]
+    short = client.get("/api/sites/ashdown/people?q=a", headers=world.auth("ann"))
+    assert short.status_code == 422 and list(short.json()["errors"]) == ["q"]
+
+
+def test_the_cli_shows_a_runs_changes_and_a_persons_history(world, run_cli):
+    s = world.seeded
+    db = url_of(world.engine)
+    one = next(iter(ashdown_staff(world).values()))
+    code, out, err = run_cli("--db", db, "changes", str(s.ashdown_run), "--search", one["surname"])
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"Run #{s.ashdown_run} (Full import of ashdown")
+    assert f"created: {one['forename']} {one['surname']} (employee {one['external_id']}" in out
+
+    code, out, err = run_cli("--db", db, "person", "ashdown", one["external_id"])
+    assert code == 0, err
+    assert f"run #{s.ashdown_run} created: {one['forename']}" in out
+    assert f"surname - -> {one['surname']}" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("changes", "999999"), "No run #999999"),
+        (("changes", "1", "--action", "vanished"), "is not one of created"),
+        (("person", "nosuch", "Smith"), "No site 'nosuch'"),
+    ],
+)
+def test_the_cli_names_the_fix_for_bad_input(world, run_cli, argv, expected):
+    code, out, err = run_cli("--db", url_of(world.engine), *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and expected in err
