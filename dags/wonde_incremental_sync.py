@@ -23,7 +23,8 @@ school's MIS, importing only what Wonde reports changed since the site's waterma
 
 Manual runs take Params: `sites` (default: every ready site), `since` (a date, default: each
 site's watermark), `full_resync`, `approve_mass_archive`, `max_archive_pct`, `batch_size`
-(sites per `import_sites` task). An import
+(sites per `import_sites` task), `dry_run` (preview: every site's import logs its changes
+as a plan, a Sync History row of kind `import_preview`, and changes nobody). An import
 reads from the earlier of `since` (or a backfill run's data interval start) and the site's
 watermark, minus a two-hour overlap, so no change is ever left unread; re-running a window
 changes nothing. Sync History records each run's type (scheduled, manual, backfill,
@@ -43,7 +44,7 @@ from airflow.sdk import AssetOrTimeSchedule, Param, dag, get_current_context, ta
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from wonde_sync.tasks.assets import WONDE_CONNECTION_APPROVED
-from wonde_sync.tasks.defaults import batch_size_param, default_args
+from wonde_sync.tasks.defaults import batch_size_param, default_args, dry_run_param
 
 
 @dag(
@@ -99,6 +100,7 @@ from wonde_sync.tasks.defaults import batch_size_param, default_args
             description="Most of a site's active people one run may archive, 0 to 100.",
         ),
         "batch_size": batch_size_param(),
+        "dry_run": dry_run_param(),
     },
 )
 def wonde_incremental_sync():
@@ -144,6 +146,7 @@ def wonde_incremental_sync():
             since=import_steps.requested_since(checked, ctx.get("data_interval_start")),
             approve_mass_archive=checked["approve_mass_archive"],
             max_archive_pct=checked["max_archive_pct"],
+            dry_run=checked["dry_run"],
             run_type=checked["run_type"],
             dag_id=ctx["dag"].dag_id,
             dag_run_id=ctx["run_id"],

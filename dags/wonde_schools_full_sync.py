@@ -20,7 +20,9 @@ Rebuilds `wonde_schools`, CalmCompliance's copy of Wonde's school directory
    **import_sites** then runs a full import of each site, once per batch (dynamic task
    mapping, pool `wonde_api`): everyone Wonde lists is fetched, people missing from a
    complete fetch are archived (subject to the mass-archive guard). A failed batch names its
-   failed sites, and its retry imports only the sites not imported yet.
+   failed sites, and its retry imports only the sites not imported yet. With the Param
+   `dry_run` the site imports are previews (the catalog is still rebuilt): each logs what
+   it would change as a plan and changes nobody.
 
 Any failure leaves the previous catalog untouched and the run `Failed` with the reason.
 Wonde answering 401/403, or a failed check, is not retried; network faults are.
@@ -34,7 +36,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from wonde_sync.tasks.assets import WONDE_SCHOOLS
-from wonde_sync.tasks.defaults import batch_size_param, default_args
+from wonde_sync.tasks.defaults import batch_size_param, default_args, dry_run_param
 
 
 @dag(
@@ -76,6 +78,7 @@ from wonde_sync.tasks.defaults import batch_size_param, default_args
             description="Most of a site's active people one import may archive, 0 to 100.",
         ),
         "batch_size": batch_size_param(),
+        "dry_run": dry_run_param(),
     },
 )
 def wonde_schools_full_sync():
@@ -136,6 +139,7 @@ def wonde_schools_full_sync():
             full=True,
             approve_mass_archive=bool(ctx["params"]["approve_mass_archive"]),
             max_archive_pct=float(ctx["params"]["max_archive_pct"]),
+            dry_run=bool(ctx["params"]["dry_run"]),
             **run_params.run_of(ctx),
         )
 

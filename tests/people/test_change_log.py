@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from wonde_sync.core import sync_history
 from wonde_sync.core.database import table, utcnow
 from wonde_sync.people import change_log
 from wonde_sync.people.importer import ImportOptions, import_site
@@ -221,3 +222,59 @@ def test_an_import_without_the_log_writes_none(world):
             sa.select(sa.func.count()).select_from(table(change_log.CHANGES))
         ).scalar_one()
     assert count == 0
+
+
+def table_rows(world, site_id: str) -> dict[str, list]:
+    """Every row of the site's people and watermark, in a comparable form."""
+    found = {}
+    for name in ("personnel", "pupils", "wonde_site_watermarks"):
+        t = table(name)
+        with world.engine.connect() as conn:
+            found[name] = sorted(
+                tuple(r) for r in conn.execute(sa.select(t).where(t.c.site_id == site_id))
+            )
+    return found
+
+
+def test_a_preview_logs_its_plan_and_changes_nobody(world):
+    target = world.targets[0]
+    school, control = target.school_id, world.control
+    import_site(world.engine, world.client, target, ImportOptions())
+    active = [p for p in world.truth(school) if wanted(p)[0] == "active"]
+    control.edit_person(school, active[0]["id"], surname="Previewed")
+    control.delete_person(school, active[1]["id"])
+    control.add_person(school, forename="New", surname="Starter", email="new@school.example")
+    before = table_rows(world, target.site_id)
+
+    preview = run_and_compare(world, target, ImportOptions(dry_run=True))
+    assert table_rows(world, target.site_id) == before
+    changes = table(change_log.CHANGES)
+    with world.engine.connect() as conn:
+        flags = set(
+            conn.execute(
+                sa.select(changes.c.planned).where(changes.c.sync_run_id == preview)
+            ).scalars()
+        )
+    assert flags == {True}
+    run = sync_history.get_run(world.engine, preview)
+    assert (run.kind, run.status) == ("import_preview", "Completed")
+    assert run.message.startswith("Preview of an incremental import: nothing was applied")
+    assert (run.counts["created_count"], run.counts["updated_count"]) == (1, 1)
+
+    # The import that follows makes the changes the preview planned.
+    applied = run_and_compare(world, target, ImportOptions())
+    for record_type in TARGETS:
+        assert logged(world, applied, record_type) == logged(world, preview, record_type)
+
+
+def test_a_preview_says_the_guard_would_hold_the_run(world):
+    target = world.targets[1]
+    import_site(world.engine, world.client, target, ImportOptions())
+    before = table_rows(world, target.site_id)
+    world.control.fault(kind="empty", path_contains="/employees", times=None)
+    summary = import_site(
+        world.engine, world.client, target, ImportOptions(full=True, dry_run=True)
+    )
+    assert "The mass-archive guard would hold this run." in summary["message"]
+    assert summary["archived_count"] == len(before["personnel"])
+    assert table_rows(world, target.site_id) == before

@@ -23,6 +23,7 @@ DEFAULTS = {
     "approve_mass_archive": False,
     "max_archive_pct": 10.0,
     "batch_size": 25,
+    "dry_run": False,
 }
 FULL_DEFAULTS = {
     "max_drop_pct": 10.0,
@@ -30,6 +31,7 @@ FULL_DEFAULTS = {
     "approve_mass_archive": False,
     "max_archive_pct": 10.0,
     "batch_size": 25,
+    "dry_run": False,
 }
 TOMORROW = (utcnow() + timedelta(days=1)).date().isoformat()
 

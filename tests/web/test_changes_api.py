@@ -3,6 +3,9 @@ the details' access rules) and on the CLI, on the seeded database."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 import sqlalchemy as sa
 
@@ -74,7 +77,7 @@ def test_the_cli_shows_a_runs_changes_and_a_persons_history(world, run_cli):
     code, out, err = run_cli("--db", db, "person", "ashdown", one["external_id"])
     assert code == 0, err
     assert f"run #{s.ashdown_run} created: {one['forename']}" in out
-    assert f"surname - -> {one['surname']}" in out
+    assert f"surname: - -> {one['surname']}" in out
 
 
 @pytest.mark.parametrize(
@@ -89,3 +92,40 @@ def test_the_cli_names_the_fix_for_bad_input(world, run_cli, argv, expected):
     code, out, err = run_cli("--db", url_of(world.engine), *argv)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and expected in err
+
+
+def test_the_cli_previews_a_sites_import_and_changes_nobody(world, run_cli):
+    before = ashdown_staff(world)
+    code, out, err = run_cli("--db", url_of(world.engine), "preview-import", "ashdown", "--full")
+    assert code == 0, err
+    assert "Preview of a full import: nothing was applied" in out
+    run_id = int(out.split()[1].strip("#:"))
+    assert f"python -m wonde_sync changes {run_id}" in out
+    assert ashdown_staff(world) == before
+    code, out, err = run_cli("--db", url_of(world.engine), "preview-import", "cedar-nosuch")
+    assert code == 2 and "No site 'cedar-nosuch'" in err
+
+
+def test_the_run_page_lists_and_filters_its_changes_with_csv(client, world):
+    s = world.seeded
+    one = next(iter(ashdown_staff(world).values()))
+    auth = world.auth("ann")
+    page = client.get(f"/runs/{s.ashdown_run}?action=created&q={one['surname']}", headers=auth)
+    assert page.status_code == 200
+    assert f"<td>{one['forename']} {one['surname']}</td>" in page.text
+    listed = page.text.count('data-change="created"')
+    found = client.get(
+        f"/api/runs/{s.ashdown_run}/changes?action=created&q={one['surname']}", headers=auth
+    ).json()
+    assert listed == len(found["data"]) >= 1
+    assert found["csv"] in page.text.replace("&amp;", "&")
+
+    rows = list(csv.DictReader(io.StringIO(client.get(found["csv"], headers=auth).text)))
+    assert [r["external_id"] for r in rows] == [c["external_id"] for c in found["data"]]
+    assert rows[0]["action"] == "created" and one["surname"] in rows[0]["fields"]
+
+    none = client.get(f"/runs/{s.ashdown_run}?action=linked", headers=auth)
+    assert "No change matches these filters." in none.text
+    assert client.get(f"/runs/{s.ashdown_run}?action=x", headers=auth).status_code == 422
+    other = client.get(f"/runs/{s.ashdown_run}/changes.csv", headers=world.auth("bea"))
+    assert other.status_code == 404 and one["surname"] not in other.text

@@ -38,6 +38,7 @@ DEFAULT_CONF = {
         "approve_mass_archive": False,
         "max_archive_pct": 10,
         "batch_size": 25,
+        "dry_run": False,
     },
     INCREMENTAL: {
         "sites": [],
@@ -46,6 +47,7 @@ DEFAULT_CONF = {
         "approve_mass_archive": False,
         "max_archive_pct": 10,
         "batch_size": 25,
+        "dry_run": False,
     },
 }
 

@@ -65,7 +65,7 @@ def _parser() -> Parser:
     history.add_argument(
         "--kind",
         type=run_kind,
-        help="only runs of this kind: catalog, full_import, incremental_import",
+        help="only runs of this kind: catalog, full_import, incremental_import, import_preview",
     )
     history.add_argument(
         "--status",

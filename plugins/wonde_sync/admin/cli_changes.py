@@ -1,4 +1,5 @@
-"""The change log on the admin CLI: ``changes RUN_ID`` and ``person SITE NAME_OR_ID``.
+"""The change log on the admin CLI: ``changes RUN_ID``, ``person SITE NAME_OR_ID``, and
+``preview-import SITE`` (a site's import as a preview, calling Wonde).
 
 :func:`register` adds the subcommands; :data:`HANDLERS` maps each to its handler, which
 takes ``(engine, args)`` and returns the lines to print.
@@ -34,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     person = subparsers.add_parser("person", help="one person's changes across runs, newest first")
     person.add_argument("site_id")
     person.add_argument("name_or_id", help="a name (or part of it), a Wonde id or a row id")
+    preview = subparsers.add_parser(
+        "preview-import",
+        help="run a site's import as a preview: log what it would change, change nobody",
+    )
+    preview.add_argument("site_id")
+    preview.add_argument("--full", action="store_true", help="preview a full import")
 
 
 def _describe(change) -> list[str]:
@@ -44,10 +51,7 @@ def _describe(change) -> list[str]:
         f"({change.record_type} {change.external_id}"
         + (f", row {change.person_id})" if change.person_id else ")")
     )
-    fields = "; ".join(
-        f"{f} {'-' if b is None else b} -> {'-' if a is None else a}"
-        for f, (b, a) in change.fields.items()
-    )
+    fields = change.fields_text()
     return [head] + ([f"    {fields}"] if fields else [])
 
 
@@ -100,4 +104,30 @@ def _person(engine, args) -> list[str]:
     return lines
 
 
-HANDLERS = {"changes": _changes, "person": _person}
+def _preview(engine, args) -> list[str]:
+    from wonde_sync.admin import sites
+    from wonde_sync.admin.cli_database import wonde_client
+    from wonde_sync.core import run_locks
+    from wonde_sync.people.importer import ImportOptions, import_site
+    from wonde_sync.school_access.import_targets import import_target
+    from wonde_sync.tasks.import_steps import site_lock_key
+
+    sites.require_site(engine, args.site_id)
+    client = wonde_client()
+    # Under the site's lock, like every import of the site, so that it reads a settled state.
+    with run_locks.held(engine, site_lock_key(args.site_id), holder="CLI preview-import"):
+        with engine.begin() as conn:
+            target = import_target(conn, args.site_id)
+        if target is None:
+            raise CliError(
+                f"Site {args.site_id} has no connection to import from (enabled, approved, with "
+                "a school token): `connection-status` shows what it needs."
+            )
+        summary = import_site(engine, client, target, ImportOptions(full=args.full, dry_run=True))
+    return [
+        f"Run #{summary['run_id']}: {summary['message']}",
+        f"Its planned changes: python -m wonde_sync changes {summary['run_id']}",
+    ]
+
+
+HANDLERS = {"changes": _changes, "person": _person, "preview-import": _preview}

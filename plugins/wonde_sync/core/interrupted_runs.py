@@ -29,9 +29,8 @@ from wonde_sync.core.database import table, transaction, utcnow
 from wonde_sync.core.sync_history import (
     CATALOG,
     FAILED,
-    FULL_IMPORT,
-    INCREMENTAL_IMPORT,
     PROCESSING,
+    SITE_IMPORT_KINDS,
 )
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,7 @@ STALE_AFTER = timedelta(hours=12)
 #: Kinds that do the same work, and so are swept together.
 _SAME_WORK = {
     CATALOG: (CATALOG,),
-    FULL_IMPORT: (FULL_IMPORT, INCREMENTAL_IMPORT),
-    INCREMENTAL_IMPORT: (FULL_IMPORT, INCREMENTAL_IMPORT),
+    **{kind: SITE_IMPORT_KINDS for kind in SITE_IMPORT_KINDS},
 }
 _STAGING = ("wonde_schools_staging", "wonde_people_staging")
 

@@ -21,11 +21,16 @@ STATUSES = (COMPLETED, PROCESSING, FAILED)
 CATALOG = "catalog"
 FULL_IMPORT = "full_import"
 INCREMENTAL_IMPORT = "incremental_import"
+#: A site's import run as a preview: its changes are logged as a plan, none applied.
+IMPORT_PREVIEW = "import_preview"
 KIND_LABELS = {
     CATALOG: "Schools catalog",
     FULL_IMPORT: "Full import",
     INCREMENTAL_IMPORT: "Incremental import",
+    IMPORT_PREVIEW: "Import preview",
 }
+#: The kinds of a site's import runs, which hold the site's lock and sweep each other.
+SITE_IMPORT_KINDS = (FULL_IMPORT, INCREMENTAL_IMPORT, IMPORT_PREVIEW)
 
 
 def kind_label(kind: str) -> str:

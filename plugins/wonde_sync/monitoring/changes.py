@@ -39,6 +39,13 @@ class PersonChange:
     fields: dict[str, tuple]
     at: datetime | None
 
+    def fields_text(self) -> str:
+        """The changed fields as ``field: before -> after; …`` (``-`` for empty)."""
+        return "; ".join(
+            f"{f}: {'-' if b is None else b} -> {'-' if a is None else a}"
+            for f, (b, a) in self.fields.items()
+        )
+
     def as_dict(self) -> dict:
         """The change as JSON-ready values."""
         return {

@@ -1,4 +1,4 @@
-"""A run's record issues as CSV, safe to open in a spreadsheet program."""
+"""A run's record issues and changes as CSV, safe to open in a spreadsheet program."""
 
 from __future__ import annotations
 
@@ -22,8 +22,22 @@ def _csv_cell(value: Any) -> str:
     return text
 
 
-def issues_csv(records: Iterable[RecordIssue]) -> Iterator[str]:
-    """Record issues as CSV text, header first, one chunk per line."""
+CHANGE_COLUMNS = (
+    "run_id",
+    "site_id",
+    "record_type",
+    "external_id",
+    "person_id",
+    "name",
+    "action",
+    "reason",
+    "planned",
+    "fields",
+    "at",
+)
+
+
+def _lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -33,9 +47,16 @@ def issues_csv(records: Iterable[RecordIssue]) -> Iterator[str]:
         writer.writerow([_csv_cell(v) for v in values])
         return buffer.getvalue()
 
-    yield line(CSV_COLUMNS)
-    for r in records:
-        yield line(
+    yield line(header)
+    for row in rows:
+        yield line(row)
+
+
+def issues_csv(records: Iterable[RecordIssue]) -> Iterator[str]:
+    """Record issues as CSV text, header first, one chunk per line."""
+    return _lines(
+        CSV_COLUMNS,
+        (
             (
                 r.run_id,
                 r.site_id,
@@ -45,4 +66,30 @@ def issues_csv(records: Iterable[RecordIssue]) -> Iterator[str]:
                 r.detail,
                 iso(r.created_at),
             )
-        )
+            for r in records
+        ),
+    )
+
+
+def changes_csv(changes: Iterable) -> Iterator[str]:
+    """A run's changes (``monitoring.changes.PersonChange``) as CSV text, header first; the
+    fields that changed in one cell, ``field: before -> after; …``."""
+    return _lines(
+        CHANGE_COLUMNS,
+        (
+            (
+                c.run_id,
+                c.site_id,
+                c.record_type,
+                c.external_id,
+                c.person_id,
+                c.name,
+                c.action,
+                c.reason,
+                c.planned,
+                c.fields_text(),
+                iso(c.at),
+            )
+            for c in changes
+        ),
+    )

@@ -57,6 +57,8 @@ class ImportOptions:
     as_of: datetime | None = None
     #: Keep the per-person change log (off only to measure what it costs).
     log_changes: bool = True
+    #: A preview: log the changes as a plan, apply none, leave the watermark.
+    dry_run: bool = False
 
 
 def watermark(bind: Engine | sa.Connection, site_id: str) -> datetime | None:
@@ -95,13 +97,16 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
         full = options.full or mark is None
         since = None if full else import_window_start(mark, options.since, options.overlap)
         kind = sync_history.FULL_IMPORT if full else sync_history.INCREMENTAL_IMPORT
+        if options.dry_run:
+            kind = sync_history.IMPORT_PREVIEW
         run_id = sync_history.start_run(
             conn,
             kind,
             site_id=target.site_id,
             dag_id=options.dag_id,
             dag_run_id=options.dag_run_id,
-            message=f"Importing staff and pupils of school {target.school_id}"
+            message=("Previewing the import of " if options.dry_run else "Importing ")
+            + f"staff and pupils of school {target.school_id}"
             + (f" changed since {since:%Y-%m-%d %H:%M} UTC" if since else ""),
             run_type=options.run_type,
             started_at=started_at,
@@ -146,6 +151,7 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
                     max_archive_pct=options.max_archive_pct,
                     approve_mass_archive=options.approve_mass_archive,
                     log_changes=options.log_changes,
+                    planned=options.dry_run,
                 )
                 # An incremental that staged nothing has nothing to apply.
                 if full or tallies[record_type].staged
@@ -161,13 +167,15 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
                     for reason, n in tally.filtered.items()
                 ],
             )
-            if not drift:
+            if not (drift or options.dry_run):
                 _move_watermark(conn, target.site_id, started_at, run_id, full)
             _record_issues(conn, run_id, target.site_id, tallies)
             if staged:
                 people_store.discard(conn, run_id)
             counts = _counts(tallies, results)
             message = _message(tallies, results, full)
+            if options.dry_run:
+                message = _preview_note(results, full) + message
             if drift:
                 message += _drift_note(tallies, mark)
             sync_history.complete_run(conn, run_id, message, **counts)
@@ -203,6 +211,16 @@ def _confirm_absent(engine, run_id, site_id, read, tallies, options: ImportOptio
         )
         if absent:
             feeds.confirm_absent(feed, tallies[record_type], absent)
+
+
+def _preview_note(results: dict, full: bool) -> str:
+    held = any(r.held for r in results.values())
+    return (
+        f"Preview of {'a full' if full else 'an incremental'} import: nothing was applied, the "
+        "changes below are the plan (see the run's changes)."
+        + (" The mass-archive guard would hold this run." if held else "")
+        + " "
+    )
 
 
 def _drift_note(tallies: dict[str, feeds.Tally], mark: datetime | None) -> str:

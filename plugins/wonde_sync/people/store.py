@@ -56,6 +56,8 @@ class ApplyResult:
     unchanged: int = 0
     archived: int = 0
     linked: int = 0
+    #: A preview only: the mass-archive guard would hold the run.
+    held: bool = False
 
 
 def stage(engine: Engine, run_id: int, record_type: str, frame: pd.DataFrame) -> None:
@@ -147,11 +149,12 @@ def apply(
     plan = archive_plan(conn, target, staging, run_id, site_id, record_type, complete)
     to_archive, absent = plan.filtered_rows, plan.absent_rows
     would_archive = plan.filtered + plan.absent
-    if not planned and blocked(plan.active, would_archive, max_archive_pct, approve_mass_archive):
+    held = blocked(plan.active, would_archive, max_archive_pct, approve_mass_archive)
+    if held and not planned:
         raise MassArchiveBlocked(site_id, would_archive, plan.active, max_archive_pct)
 
     scope = change_log.RunScope(run_id, site_id, record_type, planned)
-    result = ApplyResult()
+    result = ApplyResult(held=held)
     links = linking.find_links(conn, target, staging, mine, site_id)
     result.linked = len(links)
     if log_changes:

@@ -24,6 +24,17 @@ def batch_size_param() -> Param:
     )
 
 
+def dry_run_param() -> Param:
+    """The Param ``dry_run`` both sync DAGs take."""
+    return Param(
+        False,
+        type="boolean",
+        title="Preview (dry run)",
+        description="Run the site imports as previews: each logs what it would change as a "
+        "plan (see the run's changes) and changes no staff or pupil.",
+    )
+
+
 def default_args(retry_delay: timedelta = timedelta(minutes=2)) -> dict:
     """Task defaults: the team as owner, two retries with growing delays, and a notification
     when a task fails for good (:mod:`wonde_sync.tasks.notifications`)."""

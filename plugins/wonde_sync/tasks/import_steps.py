@@ -89,6 +89,7 @@ def import_one_site(
     run_type: str | None = None,
     dag_id: str | None = None,
     dag_run_id: str | None = None,
+    dry_run: bool = False,
 ) -> dict:
     """Run one site's import, one at a time per site; failures a retry cannot fix become
     no-retry failures.
@@ -122,6 +123,7 @@ def import_one_site(
                     dag_id=dag_id,
                     dag_run_id=dag_run_id,
                     run_type=run_type,
+                    dry_run=dry_run,
                 ),
             )
     except run_locks.LockTimeout as exc:

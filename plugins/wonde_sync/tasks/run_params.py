@@ -137,6 +137,7 @@ def check_incremental(
             "approve_mass_archive": bool(params.get("approve_mass_archive")),
             "max_archive_pct": percentage("max_archive_pct", params.get("max_archive_pct")),
             "batch_size": batch_size(params.get("batch_size", DEFAULT_BATCH_SIZE)),
+            "dry_run": bool(params.get("dry_run")),
             "run_type": run_type,
         }
 
@@ -152,6 +153,7 @@ def check_full(
             "approve_mass_archive": bool(params.get("approve_mass_archive")),
             "max_archive_pct": percentage("max_archive_pct", params.get("max_archive_pct")),
             "batch_size": batch_size(params.get("batch_size", DEFAULT_BATCH_SIZE)),
+            "dry_run": bool(params.get("dry_run")),
             "run_type": run_type,
         }
 

@@ -37,6 +37,11 @@ class Links:
         """A run's record issues as CSV."""
         return f"{self.base}/runs/{run_id}/issues.csv"
 
+    def changes_csv(self, run_id: int, filters: dict | None = None) -> str:
+        """A run's changes as CSV, with the change filters (action, reason, q)."""
+        kept = {k: v for k, v in (filters or {}).items() if v}
+        return f"{self.base}/runs/{run_id}/changes.csv" + (f"?{urlencode(kept)}" if kept else "")
+
     def icon(self) -> str:
         """The Wonde icon."""
         return f"{self.base}/static/wonde.svg"

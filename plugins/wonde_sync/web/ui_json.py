@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
-from wonde_sync.core.vocabulary import CHANGE_ACTIONS
 from wonde_sync.monitoring import changes, history
 from wonde_sync.monitoring.overview import overview
 from wonde_sync.web.auth import EngineDep, JsonViewerDep, WebError
 from wonde_sync.web.links import Links
-from wonde_sync.web.visible_history import history_filters, visible_run
+from wonde_sync.web.visible_history import change_filters, history_filters, visible_run
 
 #: Every JSON route starts with it; errors on the others are answered as pages.
 PREFIX = "/api"
@@ -50,15 +49,15 @@ def run_changes_json(
 ) -> dict:
     """What the run changed, person by person: ``action``, ``reason``, ``q`` (a name)."""
     visible_run(engine, viewer, run_id, issue_limit=0)
-    query = request.query_params
-    action = query.get("action") or None
-    if action is not None and action not in CHANGE_ACTIONS:
-        message = f"action must be one of {', '.join(CHANGE_ACTIONS)}"
-        raise WebError(422, message, {"action": [message]})
+    wanted = change_filters(request)
     found = changes.run_changes(
-        engine, run_id, action=action, reason=query.get("reason") or None, search=query.get("q")
+        engine, run_id, action=wanted["action"], reason=wanted["reason"], search=wanted["q"]
     )
-    return {"run_id": run_id, "data": [c.as_dict() for c in found]}
+    return {
+        "run_id": run_id,
+        "data": [c.as_dict() for c in found],
+        "csv": Links(request).changes_csv(run_id, wanted),
+    }
 
 
 @router.get("/sites/{site_id}/people")

@@ -1,4 +1,5 @@
-"""The pages of the integration details: overview, one run, its issues as CSV, the nav icon."""
+"""The pages of the integration details: overview, one run (with its changes), its issues and
+changes as CSV, the nav icon."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from wonde_sync.core import sync_history
-from wonde_sync.monitoring import history
-from wonde_sync.monitoring.csv_export import issues_csv
+from wonde_sync.core.vocabulary import CHANGE_ACTIONS
+from wonde_sync.monitoring import changes, history
+from wonde_sync.monitoring.csv_export import changes_csv, issues_csv
 from wonde_sync.monitoring.overview import overview
 from wonde_sync.web.auth import EngineDep, PageViewerDep
 from wonde_sync.web.rendering import render_page
 from wonde_sync.web.ui_json import RunId
-from wonde_sync.web.visible_history import history_filters, visible_run
+from wonde_sync.web.visible_history import change_filters, history_filters, visible_run
 
 # The nav icon, in an orange that reads on Airflow's light and highlighted nav alike.
 _ICON = (
@@ -23,6 +25,8 @@ _ICON = (
 _ICON_COLOURS = {"wonde.svg": "#dd6b20", "wonde-dark.svg": "#f6ad55"}
 
 router = APIRouter()
+#: Changes a run's page lists; the CSV has all of them.
+CHANGES_SHOWN = 200
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -44,9 +48,41 @@ def overview_page(request: Request, viewer: PageViewerDep, engine: EngineDep) ->
 def run_page(
     run_id: RunId, request: Request, viewer: PageViewerDep, engine: EngineDep
 ) -> HTMLResponse:
-    """One run: counts, filtered counts by reason, record issues."""
+    """One run: counts, filtered counts by reason, record issues, its first changes."""
     found = visible_run(engine, viewer, run_id)
-    return render_page(request, "run.html", viewer=viewer, detail=found, run=found.run)
+    wanted = change_filters(request)
+    shown = changes.run_changes(
+        engine,
+        run_id,
+        action=wanted["action"],
+        reason=wanted["reason"],
+        search=wanted["q"],
+        limit=CHANGES_SHOWN + 1,
+    )
+    return render_page(
+        request,
+        "run.html",
+        viewer=viewer,
+        detail=found,
+        run=found.run,
+        changes=shown[:CHANGES_SHOWN],
+        more_changes=len(shown) > CHANGES_SHOWN,
+        change_filters=wanted,
+        actions=CHANGE_ACTIONS,
+    )
+
+
+@router.get("/runs/{run_id}/changes.csv")
+def changes_csv_download(
+    run_id: RunId, request: Request, viewer: PageViewerDep, engine: EngineDep
+) -> StreamingResponse:
+    """A run's changes, filtered as on its page, as CSV."""
+    visible_run(engine, viewer, run_id, issue_limit=0)
+    wanted = change_filters(request)
+    found = changes.run_changes(
+        engine, run_id, action=wanted["action"], reason=wanted["reason"], search=wanted["q"]
+    )
+    return _csv(changes_csv(found), f"wonde-run-{run_id}-changes.csv")
 
 
 @router.get("/runs/{run_id}/issues.csv")
@@ -55,11 +91,15 @@ def issues_csv_download(
 ) -> StreamingResponse:
     """Every record issue of a run, as CSV."""
     visible_run(engine, viewer, run_id, issue_limit=0)
+    return _csv(issues_csv(history.iter_issues(engine, run_id)), f"wonde-run-{run_id}-issues.csv")
+
+
+def _csv(lines, filename: str) -> StreamingResponse:
     return StreamingResponse(
-        issues_csv(history.iter_issues(engine, run_id)),
+        lines,
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="wonde-run-{run_id}-issues.csv"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
         },

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy.engine import Engine
 
+from wonde_sync.core.vocabulary import CHANGE_ACTIONS
 from wonde_sync.monitoring import history
 from wonde_sync.monitoring.run_filters import DetailsQueryError, RunFilters, check_filters
 from wonde_sync.monitoring.views import RunDetail
@@ -31,6 +32,16 @@ def history_filters(request: Request, viewer: Viewer) -> RunFilters:
     if viewer.site_ids is not None and filters.site not in (None, *viewer.site_ids):
         raise WebError(403, f"You are not an admin of site {filters.site}.")
     return filters
+
+
+def change_filters(request: Request) -> dict[str, str | None]:
+    """The request's change filters: ``action`` (422 when unknown), ``reason``, ``q``."""
+    query = request.query_params
+    found = {k: (query.get(k) or "").strip() or None for k in ("action", "reason", "q")}
+    if found["action"] is not None and found["action"] not in CHANGE_ACTIONS:
+        message = f"action must be one of {', '.join(CHANGE_ACTIONS)}"
+        raise WebError(422, message, {"action": [message]})
+    return found
 
 
 def visible_run(
