@@ -129,3 +129,20 @@ def test_the_run_page_lists_and_filters_its_changes_with_csv(client, world):
     assert client.get(f"/runs/{s.ashdown_run}?action=x", headers=auth).status_code == 422
     other = client.get(f"/runs/{s.ashdown_run}/changes.csv", headers=world.auth("bea"))
     assert other.status_code == 404 and one["surname"] not in other.text
+
+
+def test_the_cli_undoes_a_run_once(world, run_cli):
+    s = world.seeded
+    db = url_of(world.engine)
+    created = len(ashdown_staff(world))
+    code, out, err = run_cli("--db", db, "undo-run", str(s.ashdown_run))
+    assert code == 0, err
+    assert f"Undid run #{s.ashdown_run}:" in out and "change(s) reverted" in out
+    rows = ashdown_staff(world).values()
+    assert len(rows) == created and {(r["status"], r["archived_reason"]) for r in rows} == {
+        ("archived", "undone")
+    }
+    code, out, err = run_cli("--db", db, "undo-run", str(s.ashdown_run))
+    assert code == 2 and "was undone already" in err
+    code, out, err = run_cli("--db", db, "undo-run", str(s.catalog_run))
+    assert code == 2 and "only a completed full or incremental import" in err

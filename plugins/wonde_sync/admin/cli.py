@@ -65,7 +65,8 @@ def _parser() -> Parser:
     history.add_argument(
         "--kind",
         type=run_kind,
-        help="only runs of this kind: catalog, full_import, incremental_import, import_preview",
+        help="only runs of this kind: catalog, full_import, incremental_import, "
+        "import_preview, undo",
     )
     history.add_argument(
         "--status",

@@ -1,5 +1,5 @@
 """The change log on the admin CLI: ``changes RUN_ID``, ``person SITE NAME_OR_ID``, and
-``preview-import SITE`` (a site's import as a preview, calling Wonde).
+``preview-import SITE`` (a site's import as a preview, calling Wonde) and ``undo-run RUN_ID``.
 
 :func:`register` adds the subcommands; :data:`HANDLERS` maps each to its handler, which
 takes ``(engine, args)`` and returns the lines to print.
@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     preview.add_argument("site_id")
     preview.add_argument("--full", action="store_true", help="preview a full import")
+    undo = subparsers.add_parser(
+        "undo-run", help="revert a completed import's changes, person by person"
+    )
+    undo.add_argument("run_id", type=bounded_int(1, 2**63 - 1), help="a run id from history")
 
 
 def _describe(change) -> list[str]:
@@ -110,12 +114,11 @@ def _preview(engine, args) -> list[str]:
     from wonde_sync.core import run_locks
     from wonde_sync.people.importer import ImportOptions, import_site
     from wonde_sync.school_access.import_targets import import_target
-    from wonde_sync.tasks.import_steps import site_lock_key
 
     sites.require_site(engine, args.site_id)
     client = wonde_client()
     # Under the site's lock, like every import of the site, so that it reads a settled state.
-    with run_locks.held(engine, site_lock_key(args.site_id), holder="CLI preview-import"):
+    with run_locks.held(engine, run_locks.site_key(args.site_id), holder="CLI preview-import"):
         with engine.begin() as conn:
             target = import_target(conn, args.site_id)
         if target is None:
@@ -130,4 +133,22 @@ def _preview(engine, args) -> list[str]:
     ]
 
 
-HANDLERS = {"changes": _changes, "person": _person, "preview-import": _preview}
+def _undo(engine, args) -> list[str]:
+    from wonde_sync.people.undo import UndoRefused, undo_run
+
+    try:
+        report = undo_run(engine, args.run_id)
+    except UndoRefused as exc:
+        raise CliError(str(exc)) from None
+    lines = [f"Run #{report.undo_run_id}: {report.message()}"]
+    for record_type, external_id, name, why in report.refused:
+        lines.append(f"    left alone: {name} ({record_type} {external_id}): {why}")
+    return lines
+
+
+HANDLERS = {
+    "changes": _changes,
+    "person": _person,
+    "preview-import": _preview,
+    "undo-run": _undo,
+}

@@ -30,7 +30,7 @@ from wonde_sync.core.sync_history import (
     CATALOG,
     FAILED,
     PROCESSING,
-    SITE_IMPORT_KINDS,
+    SITE_RUN_KINDS,
 )
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ STALE_AFTER = timedelta(hours=12)
 #: Kinds that do the same work, and so are swept together.
 _SAME_WORK = {
     CATALOG: (CATALOG,),
-    **{kind: SITE_IMPORT_KINDS for kind in SITE_IMPORT_KINDS},
+    **{kind: SITE_RUN_KINDS for kind in SITE_RUN_KINDS},
 }
 _STAGING = ("wonde_schools_staging", "wonde_people_staging")
 

@@ -37,6 +37,11 @@ DEFAULT_WAIT_SECONDS = 900.0
 POLL_SECONDS = 0.25
 
 
+def site_key(site_id: str) -> str:
+    """The lock every run that writes ``site_id``'s people holds (imports, previews, undos)."""
+    return f"site:{site_id}"
+
+
 class LockTimeout(Exception):
     """A lock stayed held by another run for longer than the wait bound; a retry may get it."""
 

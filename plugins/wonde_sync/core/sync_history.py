@@ -23,14 +23,17 @@ FULL_IMPORT = "full_import"
 INCREMENTAL_IMPORT = "incremental_import"
 #: A site's import run as a preview: its changes are logged as a plan, none applied.
 IMPORT_PREVIEW = "import_preview"
+#: Reverting an import's changes from the change log.
+UNDO = "undo"
 KIND_LABELS = {
     CATALOG: "Schools catalog",
     FULL_IMPORT: "Full import",
     INCREMENTAL_IMPORT: "Incremental import",
     IMPORT_PREVIEW: "Import preview",
+    UNDO: "Undo",
 }
-#: The kinds of a site's import runs, which hold the site's lock and sweep each other.
-SITE_IMPORT_KINDS = (FULL_IMPORT, INCREMENTAL_IMPORT, IMPORT_PREVIEW)
+#: The kinds of run that hold a site's lock, and so sweep each other's interrupted rows.
+SITE_RUN_KINDS = (FULL_IMPORT, INCREMENTAL_IMPORT, IMPORT_PREVIEW, UNDO)
 
 
 def kind_label(kind: str) -> str:

@@ -291,4 +291,5 @@ wonde_person_changes = sa.Table(
     sa.Column("before_last_sync_run_id", sa.BigInteger()),
     *_texts(*(f"after_{c}" for c in CHANGE_SHOWN)),
     _now("created_at"),
+    sa.Column("undoes_change_id", sa.BigInteger()),
 )

@@ -159,3 +159,29 @@ def prune(engine: Engine, retention: timedelta | None = None) -> int:
     cutoff = utcnow() - (retention or retention_from_env())
     with engine.begin() as conn:
         return conn.execute(sa.delete(changes).where(changes.c.created_at < cutoff)).rowcount
+
+
+def redone_after_undo(conn: Connection, run_id: int) -> int:
+    """How many of the run's changes hit people whose latest earlier change was an undo's:
+    the MIS still says what the undone run had read."""
+    changes = table(CHANGES)
+    prior, latest = changes.alias("prior"), changes.alias("latest")
+    latest_prior_id = (
+        sa.select(sa.func.max(prior.c.id))
+        .where(
+            prior.c.site_id == changes.c.site_id,
+            prior.c.record_type == changes.c.record_type,
+            prior.c.external_id == changes.c.external_id,
+            prior.c.id < changes.c.id,
+            ~prior.c.planned,
+        )
+        .scalar_subquery()
+    )
+    was_undo = sa.exists().where(
+        latest.c.id == latest_prior_id, latest.c.undoes_change_id.is_not(None)
+    )
+    return conn.execute(
+        sa.select(sa.func.count())
+        .select_from(changes)
+        .where(changes.c.sync_run_id == run_id, changes.c.person_id.is_not(None), was_undo)
+    ).scalar_one()

@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine
 
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import as_utc, table, transaction, utcnow
-from wonde_sync.core.vocabulary import EMPLOYEE, RECORD_TYPE_LABELS, STUDENT
-from wonde_sync.people import feeds
+from wonde_sync.core.vocabulary import EMPLOYEE, STUDENT
+from wonde_sync.people import change_log, feeds, import_messages
 from wonde_sync.people import store as people_store
 from wonde_sync.people import transforms as pt
 from wonde_sync.school_access.import_targets import ImportTarget
@@ -173,11 +173,13 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
             if staged:
                 people_store.discard(conn, run_id)
             counts = _counts(tallies, results)
-            message = _message(tallies, results, full)
+            message = import_messages.summary(tallies, results, full)
             if options.dry_run:
-                message = _preview_note(results, full) + message
+                message = import_messages.preview_note(results, full) + message
+            if options.log_changes and (counts["updated_count"] or counts["archived_count"]):
+                message += import_messages.redo_note(change_log.redone_after_undo(conn, run_id))
             if drift:
-                message += _drift_note(tallies, mark)
+                message += import_messages.drift_note(tallies, mark)
             sync_history.complete_run(conn, run_id, message, **counts)
     except Exception as exc:
         sync_history.fail_run(engine, run_id, f"Import failed: {exc}", **_counts(tallies, {}))
@@ -211,26 +213,6 @@ def _confirm_absent(engine, run_id, site_id, read, tallies, options: ImportOptio
         )
         if absent:
             feeds.confirm_absent(feed, tallies[record_type], absent)
-
-
-def _preview_note(results: dict, full: bool) -> str:
-    held = any(r.held for r in results.values())
-    return (
-        f"Preview of {'a full' if full else 'an incremental'} import: nothing was applied, the "
-        "changes below are the plan (see the run's changes)."
-        + (" The mass-archive guard would hold this run." if held else "")
-        + " "
-    )
-
-
-def _drift_note(tallies: dict[str, feeds.Tally], mark: datetime | None) -> str:
-    found = sum(t.found for t in tallies.values())
-    note = " The school's MIS changed while its pages were read, so pages may have shifted"
-    if found:
-        note += f"; {found} missing from the lists were found by looking them up"
-    if mark is None:
-        return note + "; the next import is a full one again."
-    return f"{note}; the watermark stays at {mark:%Y-%m-%d %H:%M} UTC so the next run reads again."
 
 
 def _move_watermark(conn, site_id, started_at, run_id, full) -> None:
@@ -270,22 +252,3 @@ def _counts(tallies: dict[str, feeds.Tally], results: dict) -> dict[str, int]:
     for name in ("created", "updated", "unchanged", "archived"):
         counts[f"{name}_count"] = sum(getattr(r, name) for r in results.values())
     return counts
-
-
-def _message(tallies: dict[str, feeds.Tally], results: dict, full: bool) -> str:
-    parts = []
-    for record_type, label in RECORD_TYPE_LABELS.items():
-        tally, result = tallies[record_type], results[record_type]
-        text = (
-            f"{label}: {tally.fetched} fetched, {result.created} created, "
-            f"{result.updated} updated, {result.unchanged} unchanged, {result.archived} archived"
-        )
-        if result.linked:
-            text += f", {result.linked} linked to existing records"
-        if tally.filtered:
-            reasons = ", ".join(f"{n} {r}" for r, n in sorted(tally.filtered.items()))
-            text += f"; not imported: {reasons}"
-        if tally.rejected:
-            text += f"; {tally.rejected} rejected (see the run's record issues)"
-        parts.append(text)
-    return ("Full import. " if full else "Incremental import. ") + ". ".join(parts) + "."

@@ -74,11 +74,6 @@ class SiteBusyError(run_locks.LockTimeout):
     """Another run kept importing the site for longer than this attempt could wait."""
 
 
-def site_lock_key(site_id: str) -> str:
-    """The run lock every import of ``site_id`` holds, full or incremental, from any DAG."""
-    return f"site:{site_id}"
-
-
 def import_one_site(
     site_id: str,
     *,
@@ -100,7 +95,7 @@ def import_one_site(
     (retried by Airflow) names that run.
     """
     engine = engine_for()
-    key = site_lock_key(site_id)
+    key = run_locks.site_key(site_id)
     holder = f"import of {site_id}: {dag_id or 'no DAG'} {dag_run_id or ''}".strip()
     try:
         with run_locks.held(engine, key, holder=holder) as lock:

@@ -113,7 +113,7 @@ def imported_in_run(
         runs.c.dag_id == dag_id,
         runs.c.dag_run_id == dag_run_id,
         runs.c.status == sync_history.COMPLETED,
-        runs.c.kind.in_(sync_history.SITE_IMPORT_KINDS),
+        runs.c.kind.in_(sync_history.SITE_RUN_KINDS),
         runs.c.started_at >= as_utc(started_at),
     )
     with engine.connect() as conn:
