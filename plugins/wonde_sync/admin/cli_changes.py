@@ -1,5 +1,6 @@
 """The change log on the admin CLI: ``changes RUN_ID``, ``person SITE NAME_OR_ID``, and
-``preview-import SITE`` (a site's import as a preview, calling Wonde) and ``undo-run RUN_ID``.
+``preview-import SITE`` (a site's import as a preview, calling Wonde), ``approve-run RUN_ID``
+(apply the plan of a run the mass-archive guard held) and ``undo-run RUN_ID``.
 
 :func:`register` adds the subcommands; :data:`HANDLERS` maps each to its handler, which
 takes ``(engine, args)`` and returns the lines to print.
@@ -41,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     preview.add_argument("site_id")
     preview.add_argument("--full", action="store_true", help="preview a full import")
+    approve = subparsers.add_parser(
+        "approve-run", help="apply exactly the plan of a run the mass-archive guard held"
+    )
+    approve.add_argument("run_id", type=bounded_int(1, 2**63 - 1), help="the held run's id")
     undo = subparsers.add_parser(
         "undo-run", help="revert a completed import's changes, person by person"
     )
@@ -133,6 +138,19 @@ def _preview(engine, args) -> list[str]:
     ]
 
 
+def _approve(engine, args) -> list[str]:
+    from wonde_sync.people.approval import ApprovalRefused, approve_run
+
+    try:
+        approval, applied = approve_run(engine, args.run_id)
+    except ApprovalRefused as exc:
+        raise CliError(str(exc)) from None
+    return [
+        f"Run #{approval}: applied the {applied} planned change(s) of run #{args.run_id}.",
+        f"They are listed by: python -m wonde_sync changes {approval}",
+    ]
+
+
 def _undo(engine, args) -> list[str]:
     from wonde_sync.people.undo import UndoRefused, undo_run
 
@@ -150,5 +168,6 @@ HANDLERS = {
     "changes": _changes,
     "person": _person,
     "preview-import": _preview,
+    "approve-run": _approve,
     "undo-run": _undo,
 }

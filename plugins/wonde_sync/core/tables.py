@@ -291,5 +291,6 @@ wonde_person_changes = sa.Table(
     sa.Column("before_last_sync_run_id", sa.BigInteger()),
     *_texts(*(f"after_{c}" for c in CHANGE_SHOWN)),
     _now("created_at"),
-    sa.Column("undoes_change_id", sa.BigInteger()),
+    sa.Column("after_content_hash", sa.Text()),
+    *(sa.Column(f"{c}_change_id", sa.BigInteger()) for c in ("undoes", "applies")),
 )

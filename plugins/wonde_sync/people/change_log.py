@@ -97,6 +97,7 @@ def log_upserts(conn: Connection, scope: RunScope, target, staging, where, on_pe
         **{f"after_{c}": staging.c[c] if c in target.c else sa.null() for c in _IMPORTED},
         "after_status": sa.literal("active"),
         "after_archived_reason": sa.null(),
+        "after_content_hash": staging.c.content_hash,
     }
     _insert(conn, scope, staging.outerjoin(target, on_person), where, values)
 

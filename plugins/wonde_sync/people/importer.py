@@ -182,7 +182,14 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
                 message += import_messages.drift_note(tallies, mark)
             sync_history.complete_run(conn, run_id, message, **counts)
     except Exception as exc:
-        sync_history.fail_run(engine, run_id, f"Import failed: {exc}", **_counts(tallies, {}))
+        message = f"Import failed: {exc}"
+        if isinstance(exc, people_store.MassArchiveBlocked) and options.log_changes:
+            _keep_plan(engine, run_id, target.site_id, full, tallies, options)
+            message += (
+                f" Or review this run's plan (python -m wonde_sync changes {run_id}) and apply "
+                f"exactly that: python -m wonde_sync approve-run {run_id}."
+            )
+        sync_history.fail_run(engine, run_id, message, **_counts(tallies, {}))
         people_store.discard(engine, run_id)
         _record_issues(engine, run_id, target.site_id, tallies)
         raise
@@ -213,6 +220,14 @@ def _confirm_absent(engine, run_id, site_id, read, tallies, options: ImportOptio
         )
         if absent:
             feeds.confirm_absent(feed, tallies[record_type], absent)
+
+
+def _keep_plan(engine, run_id, site_id, full, tallies, options: ImportOptions) -> None:
+    """Log what a run the mass-archive guard held would do, as a plan to approve."""
+    with engine.begin() as conn:
+        for record_type, _, _ in FEEDS:
+            if full or tallies[record_type].staged:
+                people_store.apply(conn, run_id, site_id, record_type, complete=full, planned=True)
 
 
 def _move_watermark(conn, site_id, started_at, run_id, full) -> None:

@@ -4,7 +4,8 @@ linked, with the reason and the person's fields before and after.
 ``before_*`` holds every column the import may write, so that a change can be shown field by
 field and undone exactly; ``after_*`` holds the fields an admin reads. ``planned`` marks the
 rows of a preview or of a run held by the mass-archive guard: changes not applied (yet).
-An undo's rows are changes too, each naming the change it reverted (``undoes_change_id``).
+An undo's rows are changes too, each naming the change it reverted (``undoes_change_id``);
+so are an approval's, each naming the planned change it applied (``applies_change_id``).
 
 Revision ID: 007_person_changes
 Revises: 006_webhook_journal
@@ -47,8 +48,12 @@ def upgrade() -> None:
         sa.Column("before_last_sync_run_id", sa.BigInteger()),
         *texts(*(f"after_{c}" for c in SHOWN)),
         timestamp_now("created_at"),
-        # An undo's rows name the change each one reverted.
+        # The fingerprint the import writes, so an approved plan is applied as the import would.
+        sa.Column("after_content_hash", sa.Text()),
+        # An undo's rows name the change each one reverted; an approval's, the planned
+        # change each one applied.
         sa.Column("undoes_change_id", sa.BigInteger()),
+        sa.Column("applies_change_id", sa.BigInteger()),
         sqlite_autoincrement=True,
     )
     op.create_index("wonde_person_changes_run_idx", "wonde_person_changes", ["sync_run_id"])
