@@ -13,12 +13,11 @@ the overhead. Usage: ``python bench/change_log.py [--schools 200] [--staff 150]`
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from pathlib import Path
 
-import requests
+from many_sites import change_staff
 from site_world import connect_sites, sites_world
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,21 +80,8 @@ def main() -> None:
         print(f"{'pass':<28}{'no log':>10}{'log':>10}{'rows':>10}{'overhead':>11}")
         one_pass("first import (full)", full=False)
 
-        rng = random.Random(5)
         schools = [s["id"] for s in world.schools]
-        for _ in range(round(args.schools * args.staff * args.changed_pct / 100)):
-            school_id = rng.choice(schools)
-            people = requests.get(
-                f"{world.wonde_url}/_emulator/schools/{school_id}/people",
-                params={"type": "employee"},
-                timeout=10,
-            ).json()["data"]
-            person = rng.choice(people)
-            requests.patch(
-                f"{world.wonde_url}/_emulator/schools/{school_id}/employees/{person['id']}",
-                json={"surname": person["surname"] + "-Smith"},
-                timeout=10,
-            )
+        change_staff(world.wonde_url, schools, args.changed_pct / 100)
         one_pass(f"incremental, {args.changed_pct:g}% changed", full=False)
         one_pass("full re-import, no change", full=True)
 

@@ -200,6 +200,25 @@ def test_wonde_page_in_airflow(world, airflow, tmp_path):
         page.screenshot(path=tmp_path / "wonde-run.png", full_page=True)
         print(f"screenshot: {tmp_path / 'wonde-run.png'}")
 
+        # The run's changes, filtered by action and name, then one person's history.
+        first = page.get_by_test_id("changes").locator("tbody tr").first.locator("td").first
+        name = first.inner_text().strip()
+        form = page.get_by_test_id("change-filters")
+        form.locator("select[name=action]").select_option("created")
+        form.locator("input[name=q]").fill(name.split()[-1])
+        form.locator("button").click()
+        page.wait_for_url(lambda url: "action=created" in url)
+        assert name in page.get_by_test_id("changes").inner_text()
+        page.screenshot(path=tmp_path / "wonde-run-changes.png", full_page=True)
+        print(f"screenshot: {tmp_path / 'wonde-run-changes.png'}")
+        page.get_by_test_id("changes").get_by_role("link", name=name).first.click()
+        page.wait_for_url(lambda url: urlsplit(url).path == "/wonde/ui/sites/ashdown/people")
+        history = page.get_by_test_id("person-history").inner_text()
+        assert name in history and "created" in history
+        page.screenshot(path=tmp_path / "wonde-person.png", full_page=True)
+        print(f"screenshot: {tmp_path / 'wonde-person.png'}")
+        page.goto(f"{base}/wonde/ui/runs/{seeded.ashdown_run}")
+
         # Its DAG run opens in Airflow's UI.
         page.click("a[data-dag-run]")
         page.wait_for_url(lambda url: urlsplit(url).path.startswith(f"/dags/{IMPORT_DAG}/runs/"))

@@ -112,7 +112,7 @@ def test_the_run_page_lists_and_filters_its_changes_with_csv(client, world):
     auth = world.auth("ann")
     page = client.get(f"/runs/{s.ashdown_run}?action=created&q={one['surname']}", headers=auth)
     assert page.status_code == 200
-    assert f"<td>{one['forename']} {one['surname']}</td>" in page.text
+    assert f">{one['forename']} {one['surname']}</a></td>" in page.text
     listed = page.text.count('data-change="created"')
     found = client.get(
         f"/api/runs/{s.ashdown_run}/changes?action=created&q={one['surname']}", headers=auth
@@ -146,3 +146,18 @@ def test_the_cli_undoes_a_run_once(world, run_cli):
     assert code == 2 and "was undone already" in err
     code, out, err = run_cli("--db", db, "undo-run", str(s.catalog_run))
     assert code == 2 and "only a completed full or incremental import" in err
+
+
+def test_a_persons_page_shows_their_history_to_their_sites_admins(client, world):
+    s = world.seeded
+    one = next(iter(ashdown_staff(world).values()))
+    run_page = client.get(f"/runs/{s.ashdown_run}?q={one['surname']}", headers=world.auth("ann"))
+    link = f"/sites/ashdown/people?q={one['external_id']}"
+    assert f'href="{link}"' in run_page.text
+    page = client.get(link, headers=world.auth("ann"))
+    assert page.status_code == 200
+    assert page.text.count('data-change="created"') == 1
+    assert f'href="/runs/{s.ashdown_run}"' in page.text and one["surname"] in page.text
+    assert client.get(link, headers=world.auth("bea")).status_code == 403
+    nobody = client.get("/sites/ashdown/people?q=Nobody Here", headers=world.auth("ann"))
+    assert "No import created, changed or archived such a person." in nobody.text

@@ -166,9 +166,10 @@ def redone_after_undo(conn: Connection, run_id: int) -> int:
     """How many of the run's changes hit people whose latest earlier change was an undo's:
     the MIS still says what the undone run had read."""
     changes = table(CHANGES)
-    prior, latest = changes.alias("prior"), changes.alias("latest")
-    latest_prior_id = (
-        sa.select(sa.func.max(prior.c.id))
+    prior = changes.alias("prior")
+    # The person's latest earlier change, found through the person index, a few rows each.
+    undone_before = (
+        sa.select(prior.c.undoes_change_id)
         .where(
             prior.c.site_id == changes.c.site_id,
             prior.c.record_type == changes.c.record_type,
@@ -176,13 +177,12 @@ def redone_after_undo(conn: Connection, run_id: int) -> int:
             prior.c.id < changes.c.id,
             ~prior.c.planned,
         )
+        .order_by(prior.c.id.desc())
+        .limit(1)
         .scalar_subquery()
-    )
-    was_undo = sa.exists().where(
-        latest.c.id == latest_prior_id, latest.c.undoes_change_id.is_not(None)
     )
     return conn.execute(
         sa.select(sa.func.count())
         .select_from(changes)
-        .where(changes.c.sync_run_id == run_id, changes.c.person_id.is_not(None), was_undo)
+        .where(changes.c.sync_run_id == run_id, undone_before.is_not(None))
     ).scalar_one()

@@ -42,6 +42,11 @@ class Links:
         kept = {k: v for k, v in (filters or {}).items() if v}
         return f"{self.base}/runs/{run_id}/changes.csv" + (f"?{urlencode(kept)}" if kept else "")
 
+    def person(self, site_id: str, q: str | None = None) -> str:
+        """A site's people page: what imports did to the people ``q`` names."""
+        path = f"{self.base}/sites/{quote(site_id, safe='')}/people"
+        return path + (f"?{urlencode({'q': q})}" if q else "")
+
     def icon(self) -> str:
         """The Wonde icon."""
         return f"{self.base}/static/wonde.svg"

@@ -9,9 +9,14 @@ from fastapi import APIRouter, Path, Request
 
 from wonde_sync.monitoring import changes, history
 from wonde_sync.monitoring.overview import overview
-from wonde_sync.web.auth import EngineDep, JsonViewerDep, WebError
+from wonde_sync.web.auth import EngineDep, JsonViewerDep
 from wonde_sync.web.links import Links
-from wonde_sync.web.visible_history import change_filters, history_filters, visible_run
+from wonde_sync.web.visible_history import (
+    change_filters,
+    history_filters,
+    person_query,
+    visible_run,
+)
 
 #: Every JSON route starts with it; errors on the others are answered as pages.
 PREFIX = "/api"
@@ -63,11 +68,6 @@ def run_changes_json(
 @router.get("/sites/{site_id}/people")
 def person_json(site_id: str, request: Request, viewer: JsonViewerDep, engine: EngineDep) -> dict:
     """A person's changes across runs, newest first: ``q`` is a name, a Wonde id or a row id."""
-    if viewer.site_ids is not None and site_id not in viewer.site_ids:
-        raise WebError(403, f"You are not an admin of site {site_id}.")
-    text = (request.query_params.get("q") or "").strip()
-    if len(text) < 2:
-        message = "q must be at least 2 characters of a name, or a Wonde id"
-        raise WebError(422, message, {"q": [message]})
+    text = person_query(request, viewer, site_id)
     found = changes.person_history(engine, site_id, text)
     return {"site_id": site_id, "q": text, "data": [c.as_dict() for c in found]}

@@ -14,7 +14,12 @@ from wonde_sync.monitoring.overview import overview
 from wonde_sync.web.auth import EngineDep, PageViewerDep
 from wonde_sync.web.rendering import render_page
 from wonde_sync.web.ui_json import RunId
-from wonde_sync.web.visible_history import change_filters, history_filters, visible_run
+from wonde_sync.web.visible_history import (
+    change_filters,
+    history_filters,
+    person_query,
+    visible_run,
+)
 
 # The nav icon, in an orange that reads on Airflow's light and highlighted nav alike.
 _ICON = (
@@ -69,6 +74,18 @@ def run_page(
         more_changes=len(shown) > CHANGES_SHOWN,
         change_filters=wanted,
         actions=CHANGE_ACTIONS,
+    )
+
+
+@router.get("/sites/{site_id}/people", response_class=HTMLResponse)
+def person_page(
+    site_id: str, request: Request, viewer: PageViewerDep, engine: EngineDep
+) -> HTMLResponse:
+    """What imports did to the people a name or id matches, across runs."""
+    text = person_query(request, viewer, site_id)
+    found = changes.person_history(engine, site_id, text)
+    return render_page(
+        request, "person.html", viewer=viewer, site_id=site_id, q=text, history=found
     )
 
 

@@ -44,6 +44,18 @@ def change_filters(request: Request) -> dict[str, str | None]:
     return found
 
 
+def person_query(request: Request, viewer: Viewer, site_id: str) -> str:
+    """The person a site's people page asks about (403 for another site's viewer, 422 when
+    shorter than 2 characters)."""
+    if viewer.site_ids is not None and site_id not in viewer.site_ids:
+        raise WebError(403, f"You are not an admin of site {site_id}.")
+    text = (request.query_params.get("q") or "").strip()
+    if len(text) < 2:
+        message = "q must be at least 2 characters of a name, or a Wonde id"
+        raise WebError(422, message, {"q": [message]})
+    return text
+
+
 def visible_run(
     engine: Engine, viewer: Viewer, run_id: int, *, issue_limit: int = history.DEFAULT_ISSUE_LIMIT
 ) -> RunDetail:
