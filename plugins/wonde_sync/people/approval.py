@@ -14,14 +14,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from wonde_sync.core import run_locks, sync_history
 from wonde_sync.core.database import table, utcnow
-from wonde_sync.core.tables import CHANGE_RESTORED, CHANGE_SHOWN
 from wonde_sync.core.vocabulary import WONDE_SOURCE
-from wonde_sync.people.change_log import CHANGES
+from wonde_sync.people.change_log import BEFORE_FIELDS, CHANGES, IMPORTED_FIELDS
 from wonde_sync.people.store import TARGET_TABLES
 
-_BEFORE = (*CHANGE_SHOWN, *CHANGE_RESTORED, "archived_at", "updated_at", "last_sync_run_id")
 _HELD = (sync_history.FULL_IMPORT, sync_history.INCREMENTAL_IMPORT)
-_IMPORTED = CHANGE_SHOWN[:5]
 
 
 class ApprovalRefused(ValueError):
@@ -122,14 +119,14 @@ def _as_planned(conn: Connection, change) -> bool:
     row = conn.execute(sa.select(target).where(target.c.id == change["person_id"])).mappings()
     row = row.first()
     return row is not None and all(
-        row[c] == change[f"before_{c}"] for c in _BEFORE if c in target.c
+        row[c] == change[f"before_{c}"] for c in BEFORE_FIELDS if c in target.c
     )
 
 
 def _apply(conn: Connection, target: sa.Table, change, approval: int) -> None:
     now = utcnow()
     action = change["action"]
-    imported = {c: change[f"after_{c}"] for c in _IMPORTED if c in target.c}
+    imported = {c: change[f"after_{c}"] for c in IMPORTED_FIELDS if c in target.c}
     # A plan does not link, so a person it links is also one it creates: the linked record.
     linked = (
         conn.execute(

@@ -22,9 +22,10 @@ from wonde_sync.core.vocabulary import WONDE_SOURCE
 CHANGES = "wonde_person_changes"
 RETENTION_ENV = "WONDE_CHANGE_LOG_RETENTION_DAYS"
 DEFAULT_RETENTION = timedelta(days=400)
-_BEFORE = (*CHANGE_SHOWN, *CHANGE_RESTORED, "archived_at", "updated_at", "last_sync_run_id")
+#: Every column of a person an import writes: what ``before_*`` keeps, and undo restores.
+BEFORE_FIELDS = (*CHANGE_SHOWN, *CHANGE_RESTORED, "archived_at", "updated_at", "last_sync_run_id")
 #: The fields an import copies from Wonde (status and archived_reason are its own).
-_IMPORTED = CHANGE_SHOWN[:5]
+IMPORTED_FIELDS = CHANGE_SHOWN[:5]
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def _column(source: sa.Table, name: str):
 
 
 def _before(target: sa.Table) -> dict:
-    return {f"before_{c}": _column(target, c) for c in _BEFORE}
+    return {f"before_{c}": _column(target, c) for c in BEFORE_FIELDS}
 
 
 def _as_is(target: sa.Table) -> dict:
@@ -94,7 +95,7 @@ def log_upserts(conn: Connection, scope: RunScope, target, staging, where, on_pe
         ),
         "reason": sa.case((back, "reactivated")),
         **_before(target),
-        **{f"after_{c}": staging.c[c] if c in target.c else sa.null() for c in _IMPORTED},
+        **{f"after_{c}": staging.c[c] if c in target.c else sa.null() for c in IMPORTED_FIELDS},
         "after_status": sa.literal("active"),
         "after_archived_reason": sa.null(),
         "after_content_hash": staging.c.content_hash,

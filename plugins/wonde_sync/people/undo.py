@@ -17,12 +17,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from wonde_sync.core import run_locks, sync_history
 from wonde_sync.core.database import table, utcnow
-from wonde_sync.core.tables import CHANGE_RESTORED, CHANGE_SHOWN
-from wonde_sync.people.change_log import CHANGES
+from wonde_sync.core.tables import CHANGE_SHOWN
+from wonde_sync.people.change_log import BEFORE_FIELDS, CHANGES
 from wonde_sync.people.store import TARGET_TABLES
 
 UNDONE = "undone"
-_RESTORED = (*CHANGE_SHOWN, *CHANGE_RESTORED, "archived_at", "updated_at", "last_sync_run_id")
 _UNDOABLE = (sync_history.FULL_IMPORT, sync_history.INCREMENTAL_IMPORT)
 
 
@@ -156,7 +155,7 @@ def _revert_type(conn, site_id, run_id, record_type, target, theirs, report) -> 
             }
             report.archived += 1
         else:
-            values = {c: change[f"before_{c}"] for c in _RESTORED if c in target.c}
+            values = {c: change[f"before_{c}"] for c in BEFORE_FIELDS if c in target.c}
         _log(conn, report.undo_run_id, site_id, record_type, target, row, values, change)
         conn.execute(sa.update(target).where(target.c.id == row["id"]).values(**values))
         row.update(values)
@@ -191,7 +190,7 @@ def _log(conn, undo_id, site_id, record_type, target, row, values, change) -> No
             action=action,
             reason=UNDONE,
             undoes_change_id=change["id"],
-            **{f"before_{c}": row.get(c) for c in _RESTORED},
+            **{f"before_{c}": row.get(c) for c in BEFORE_FIELDS},
             **{f"after_{c}": after.get(c) for c in CHANGE_SHOWN},
         )
     )

@@ -13,6 +13,7 @@ from wonde_sync.web.auth import EngineDep, JsonViewerDep
 from wonde_sync.web.links import Links
 from wonde_sync.web.visible_history import (
     change_filters,
+    filtered_changes,
     history_filters,
     person_query,
     visible_run,
@@ -55,9 +56,7 @@ def run_changes_json(
     """What the run changed, person by person: ``action``, ``reason``, ``q`` (a name)."""
     visible_run(engine, viewer, run_id, issue_limit=0)
     wanted = change_filters(request)
-    found = changes.run_changes(
-        engine, run_id, action=wanted["action"], reason=wanted["reason"], search=wanted["q"]
-    )
+    found = filtered_changes(engine, run_id, wanted)
     return {
         "run_id": run_id,
         "data": [c.as_dict() for c in found],

@@ -16,6 +16,7 @@ from wonde_sync.web.rendering import render_page
 from wonde_sync.web.ui_json import RunId
 from wonde_sync.web.visible_history import (
     change_filters,
+    filtered_changes,
     history_filters,
     person_query,
     visible_run,
@@ -56,14 +57,7 @@ def run_page(
     """One run: counts, filtered counts by reason, record issues, its first changes."""
     found = visible_run(engine, viewer, run_id)
     wanted = change_filters(request)
-    shown = changes.run_changes(
-        engine,
-        run_id,
-        action=wanted["action"],
-        reason=wanted["reason"],
-        search=wanted["q"],
-        limit=CHANGES_SHOWN + 1,
-    )
+    shown = filtered_changes(engine, run_id, wanted, limit=CHANGES_SHOWN + 1)
     return render_page(
         request,
         "run.html",
@@ -96,9 +90,7 @@ def changes_csv_download(
     """A run's changes, filtered as on its page, as CSV."""
     visible_run(engine, viewer, run_id, issue_limit=0)
     wanted = change_filters(request)
-    found = changes.run_changes(
-        engine, run_id, action=wanted["action"], reason=wanted["reason"], search=wanted["q"]
-    )
+    found = filtered_changes(engine, run_id, wanted)
     return _csv(changes_csv(found), f"wonde-run-{run_id}-changes.csv")
 
 

@@ -10,7 +10,7 @@ from fastapi import Request
 from sqlalchemy.engine import Engine
 
 from wonde_sync.core.vocabulary import CHANGE_ACTIONS
-from wonde_sync.monitoring import history
+from wonde_sync.monitoring import changes, history
 from wonde_sync.monitoring.run_filters import DetailsQueryError, RunFilters, check_filters
 from wonde_sync.monitoring.views import RunDetail
 from wonde_sync.web.auth import Viewer, WebError
@@ -42,6 +42,20 @@ def change_filters(request: Request) -> dict[str, str | None]:
         message = f"action must be one of {', '.join(CHANGE_ACTIONS)}"
         raise WebError(422, message, {"action": [message]})
     return found
+
+
+def filtered_changes(
+    engine: Engine, run_id: int, wanted: dict, *, limit: int = changes.MAX_CHANGES
+) -> list[changes.PersonChange]:
+    """A run's changes under the filters :func:`change_filters` read."""
+    return changes.run_changes(
+        engine,
+        run_id,
+        action=wanted["action"],
+        reason=wanted["reason"],
+        search=wanted["q"],
+        limit=limit,
+    )
 
 
 def person_query(request: Request, viewer: Viewer, site_id: str) -> str:
