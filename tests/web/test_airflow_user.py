@@ -60,7 +60,13 @@ def test_airflow_users_see_every_site_and_others_are_refused(airflow_client):
     # Airflow's UI cookie: every site.
     client.cookies.set("_token", jwt_for("ops", "viewer"))
     body = client.get("/wonde/ui/api/overview").json()
-    assert body["viewer"] == {"name": "ops", "via": "Airflow user", "sites": "all"}
+    # A viewer's role may read but not start DAG runs, so it may not approve or undo either.
+    assert body["viewer"] == {
+        "name": "ops",
+        "via": "Airflow user",
+        "sites": "all",
+        "may_change": False,
+    }
     assert [(s["site_id"], s["health"]["state"]) for s in body["sites"]] == [
         ("ashdown", "not_importing"),
         ("beacon", "not_importing"),
@@ -73,6 +79,13 @@ def test_airflow_users_see_every_site_and_others_are_refused(airflow_client):
     assert 'href="/wonde/ui/runs/1"' in page.text
     runs = client.get("/wonde/ui/api/runs?status=Failed").json()
     assert [r["site_id"] for r in runs["data"]] == ["beacon"]
+    # By JSON only with the credential in the header (a browser adds the cookie anywhere);
+    # and a viewer's role may not approve, in any way.
+    cookie_only = client.post("/wonde/ui/api/runs/1/approve")
+    assert cookie_only.status_code == 403 and "Authorization: Bearer" in cookie_only.text
+    as_viewer = {"Authorization": f"Bearer {jwt_for('ops', 'viewer')}"}
+    refused = client.post("/wonde/ui/api/runs/1/approve", headers=as_viewer)
+    assert refused.status_code == 403 and "may not start DAG runs" in refused.text
 
     # A service token sent alongside the cookie wins, with its narrower view.
     scoped = client.get(
@@ -89,7 +102,8 @@ def test_airflow_users_see_every_site_and_others_are_refused(airflow_client):
 
     # An Airflow API token (Authorization: Bearer <JWT>) works like the cookie.
     bearer = {"Authorization": f"Bearer {jwt_for('ops', 'admin')}"}
-    assert len(client.get("/wonde/ui/api/overview", headers=bearer).json()["sites"]) == 2
+    as_admin = client.get("/wonde/ui/api/overview", headers=bearer).json()
+    assert len(as_admin["sites"]) == 2 and as_admin["viewer"]["may_change"] is True
 
     # No API documentation under either mount, signed in or not.
     for prefix in ("/wonde", "/wonde/ui"):

@@ -218,6 +218,9 @@ def test_wonde_page_in_airflow(world, airflow, tmp_path):
         page.screenshot(path=tmp_path / "wonde-person.png", full_page=True)
         print(f"screenshot: {tmp_path / 'wonde-person.png'}")
         page.goto(f"{base}/wonde/ui/runs/{seeded.ashdown_run}")
+        # Airflow's lowest role may read, not undo.
+        expect(page.get_by_test_id("review")).to_contain_text("may not start DAG runs")
+        assert page.get_by_test_id("undo-form").count() == 0
 
         # Its DAG run opens in Airflow's UI.
         page.click("a[data-dag-run]")
@@ -238,9 +241,27 @@ def test_wonde_page_in_airflow(world, airflow, tmp_path):
 
         # Signed out: refused again.
         page.context.clear_cookies()
-        page.goto(f"{base}/wonde/ui/runs/{seeded.ashdown_run}")
+        run_path = f"/wonde/ui/runs/{seeded.ashdown_run}"
+        page.goto(f"{base}{run_path}")
         page.wait_for_url(lambda url: urlsplit(url).path == "/auth/login")
         assert seeded.ashdown_bad_email_id not in page.inner_text("body")
+
+        # An admin undoes the run through its form (no script: a ticked box and a button).
+        page.locator("input[name=username]").press_sequentially(ADMIN)
+        page.locator("input[name=password]").press_sequentially(ADMIN_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: urlsplit(url).path == run_path)
+        undo = page.get_by_test_id("undo-form")
+        undo.locator("input[name=confirm]").check()
+        undo.locator("button").click()
+        page.wait_for_url(lambda url: urlsplit(url).path not in (run_path, f"{run_path}/undo"))
+        expect(page.locator("h1")).to_contain_text("Undo")
+        expect(page.get_by_test_id("message")).to_contain_text(
+            f"Undid run #{seeded.ashdown_run} (asked by {ADMIN}, Airflow user)"
+        )
+        expect(page.get_by_test_id("changes")).to_contain_text("archived")
+        page.screenshot(path=tmp_path / "wonde-undo.png", full_page=True)
+        print(f"screenshot: {tmp_path / 'wonde-undo.png'}")
 
 
 def test_a_missing_chromium_fails_and_says_how_to_install_it(monkeypatch, tmp_path):

@@ -44,7 +44,12 @@ def test_unknown_and_revoked_tokens_are_401(client, world):
 def test_a_service_token_sees_only_the_sites_its_user_administers(client, world):
     s = world.seeded
     mine = client.get("/api/overview", headers=world.auth("bea")).json()
-    assert mine["viewer"] == {"name": "bea", "via": "service token", "sites": ["beacon", "cedar"]}
+    assert mine["viewer"] == {
+        "name": "bea",
+        "via": "service token",
+        "sites": ["beacon", "cedar"],
+        "may_change": True,
+    }
     assert [(x["site_id"], x["health"]["state"]) for x in mine["sites"]] == [
         ("beacon", "failing"),
         ("cedar", "stale"),

@@ -19,25 +19,31 @@ from wonde_sync.people.change_log import BEFORE_FIELDS, CHANGES, IMPORTED_FIELDS
 from wonde_sync.people.store import TARGET_TABLES
 
 _HELD = (sync_history.FULL_IMPORT, sync_history.INCREMENTAL_IMPORT)
+APPLIED_ALREADY = "plan was applied already"
 
 
 class ApprovalRefused(ValueError):
     """The plan cannot be applied (not a held run, applied already, or out of date)."""
 
 
-def approve_run(engine: Engine, run_id: int) -> tuple[int, int]:
-    """Apply a held run's plan; return (the approval's run id, changes applied)."""
+def approve_run(
+    engine: Engine, run_id: int, *, by: str | None = None, lock_wait: float | None = None
+) -> tuple[int, int]:
+    """Apply a held run's plan; return (the approval's run id, changes applied).
+
+    ``by`` (who approved) goes into the approval's message; ``lock_wait`` bounds the wait
+    for the site's lock (raises :class:`~wonde_sync.core.run_locks.LockTimeout`).
+    """
     try:
         run = sync_history.get_run(engine, run_id)
     except LookupError:
         raise ApprovalRefused(f"There is no run #{run_id}.") from None
-    if run.kind not in _HELD or run.status != sync_history.FAILED:
-        raise ApprovalRefused(
-            f"Run #{run_id} is not an import the mass-archive guard held: only such a run's "
-            "plan can be approved."
-        )
-    with run_locks.held(engine, run_locks.site_key(run.site_id), holder=f"approval of #{run_id}"):
+    with engine.connect() as conn:
+        _check(conn, run)
+    key = run_locks.site_key(run.site_id)
+    with run_locks.held(engine, key, holder=f"approval of #{run_id}", wait=lock_wait):
         with engine.begin() as conn:
+            _check(conn, run)  # again under the lock: two approvals cannot both pass
             plan = _plan(conn, run_id)
             approval = sync_history.start_run(
                 conn,
@@ -54,8 +60,9 @@ def approve_run(engine: Engine, run_id: int) -> tuple[int, int]:
             sync_history.complete_run(
                 conn,
                 approval,
-                f"Applied the reviewed plan of run #{run_id}: {len(plan)} change(s), "
-                f"{archived} archived, {created} created.",
+                f"Applied the reviewed plan of run #{run_id}"
+                + (f" (approved by {by})" if by else "")
+                + f": {len(plan)} change(s), {archived} archived, {created} created.",
                 archived_count=archived,
                 created_count=created,
                 updated_count=len(plan) - archived - created,
@@ -63,8 +70,49 @@ def approve_run(engine: Engine, run_id: int) -> tuple[int, int]:
     return approval, len(plan)
 
 
+def refusal(conn: Connection, run: sync_history.SyncRun) -> str | None:
+    """Why ``run``'s plan cannot be approved now (None when it can, as far as the change log
+    shows; applying checks each planned person's row as well)."""
+    if run.kind not in _HELD or run.status != sync_history.FAILED:
+        return (
+            f"Run #{run.id} is not an import the mass-archive guard held: only such a run's "
+            "plan can be approved."
+        )
+    changes = table(CHANGES)
+    planned = sa.select(changes.c.id).where(changes.c.sync_run_id == run.id, changes.c.planned)
+    last = conn.execute(sa.select(sa.func.max(planned.subquery().c.id))).scalar()
+    if last is None:
+        return f"Run #{run.id} kept no plan to approve."
+    applied = conn.execute(
+        sa.select(changes.c.sync_run_id).where(changes.c.applies_change_id.in_(planned)).limit(1)
+    ).scalar()
+    if applied is not None:
+        return f"Run #{run.id}'s {APPLIED_ALREADY}, by run #{applied}."
+    later = conn.execute(
+        sa.select(changes.c.sync_run_id)
+        .where(changes.c.site_id == run.site_id, ~changes.c.planned, changes.c.id > last)
+        .limit(1)
+    ).scalar()
+    if later is not None:
+        return (
+            f"Site {run.site_id}'s people changed since run #{run.id} made its plan (run "
+            f"#{later}): {_preview_again(run.site_id)}."
+        )
+    return None
+
+
+def _preview_again(site_id: str) -> str:
+    return f"preview again (python -m wonde_sync preview-import {site_id} --full)"
+
+
+def _check(conn: Connection, run: sync_history.SyncRun) -> None:
+    why = refusal(conn, run)
+    if why:
+        raise ApprovalRefused(why)
+
+
 def _plan(conn: Connection, run_id: int) -> list:
-    """The held run's planned changes, checked to be still applicable."""
+    """The held run's planned changes, each checked to be still applicable."""
     changes = table(CHANGES)
     plan = (
         conn.execute(
@@ -75,32 +123,12 @@ def _plan(conn: Connection, run_id: int) -> list:
         .mappings()
         .all()
     )
-    if not plan:
-        raise ApprovalRefused(f"Run #{run_id} kept no plan to approve.")
-    site_id = plan[0]["site_id"]
-    applied = conn.execute(
-        sa.select(changes.c.sync_run_id)
-        .where(changes.c.applies_change_id.in_([c["id"] for c in plan]))
-        .limit(1)
-    ).scalar()
-    if applied is not None:
-        raise ApprovalRefused(f"Run #{run_id}'s plan was applied already, by run #{applied}.")
-    later = conn.execute(
-        sa.select(changes.c.sync_run_id)
-        .where(changes.c.site_id == site_id, ~changes.c.planned, changes.c.id > plan[-1]["id"])
-        .limit(1)
-    ).scalar()
-    stale = f"preview again (python -m wonde_sync preview-import {site_id} --full)"
-    if later is not None:
-        raise ApprovalRefused(
-            f"Site {site_id}'s people changed since run #{run_id} made its plan (run #{later}): "
-            f"{stale}."
-        )
     for change in plan:
         if not _as_planned(conn, change):
             raise ApprovalRefused(
                 f"{change['after_forename'] or ''} {change['after_surname'] or ''} "
-                f"({change['external_id']}) changed since run #{run_id} made its plan: {stale}."
+                f"({change['external_id']}) changed since run #{run_id} made its plan: "
+                f"{_preview_again(change['site_id'])}."
             )
     return plan
 

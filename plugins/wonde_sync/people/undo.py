@@ -35,6 +35,8 @@ class UndoReport:
 
     undo_run_id: int
     undone_run_id: int
+    #: Who asked for the undo, when known.
+    by: str | None = None
     reverted: int = 0
     archived: int = 0
     #: (record type, Wonde id, name, why), one per person left alone.
@@ -43,7 +45,8 @@ class UndoReport:
     def message(self) -> str:
         """The Sync History message of the undo."""
         text = (
-            f"Undid run #{self.undone_run_id}: {self.reverted} change(s) reverted, of which "
+            f"Undid run #{self.undone_run_id}{f' (asked by {self.by})' if self.by else ''}: "
+            f"{self.reverted} change(s) reverted, of which "
             f"{self.archived} archived a person the run had created."
         )
         if self.refused:
@@ -53,22 +56,27 @@ class UndoReport:
         return text
 
 
-def undo_run(engine: Engine, run_id: int) -> UndoReport:
-    """Revert a completed import's changes; return the report (raises UndoRefused)."""
+def undo_run(
+    engine: Engine, run_id: int, *, by: str | None = None, lock_wait: float | None = None
+) -> UndoReport:
+    """Revert a completed import's changes; return the report (raises UndoRefused).
+
+    ``by`` (who asked) goes into the undo's message; ``lock_wait`` bounds the wait for the
+    site's lock (default :func:`~wonde_sync.core.run_locks.wait_bound`; raises
+    :class:`~wonde_sync.core.run_locks.LockTimeout`).
+    """
     try:
         run = sync_history.get_run(engine, run_id)
     except LookupError:
         raise UndoRefused(f"There is no run #{run_id}.") from None
-    if run.kind not in _UNDOABLE or run.status != sync_history.COMPLETED:
-        raise UndoRefused(
-            f"Run #{run_id} is a {sync_history.kind_label(run.kind).lower()} that is "
-            f"{run.status}: only a completed full or incremental import can be undone."
-        )
-    with run_locks.held(engine, run_locks.site_key(run.site_id), holder=f"undo of run #{run_id}"):
+    _check(engine, run)
+    key = run_locks.site_key(run.site_id)
+    with run_locks.held(engine, key, holder=f"undo of run #{run_id}", wait=lock_wait):
+        _check(engine, run)  # again under the lock: two undos of one run cannot both pass
         undo_id = sync_history.start_run(
             engine, sync_history.UNDO, site_id=run.site_id, message=f"Undoing run #{run_id}"
         )
-        report = UndoReport(undo_id, run_id)
+        report = UndoReport(undo_id, run_id, by=by)
         try:
             with engine.begin() as conn:
                 _revert(conn, run.site_id, run_id, report)
@@ -79,13 +87,39 @@ def undo_run(engine: Engine, run_id: int) -> UndoReport:
                     updated_count=report.reverted - report.archived,
                     archived_count=report.archived,
                 )
-        except UndoRefused as exc:
-            sync_history.fail_run(engine, undo_id, str(exc))
-            raise
         except Exception as exc:
             sync_history.fail_run(engine, undo_id, f"Undo failed, nothing was changed: {exc}")
             raise
     return report
+
+
+def _check(engine: Engine, run: sync_history.SyncRun) -> None:
+    with engine.connect() as conn:
+        why = refusal(conn, run)
+    if why:
+        raise UndoRefused(why)
+
+
+def refusal(conn: Connection, run: sync_history.SyncRun) -> str | None:
+    """Why ``run`` cannot be undone now (None when it can)."""
+    if run.kind not in _UNDOABLE or run.status != sync_history.COMPLETED:
+        return (
+            f"Run #{run.id} is a {sync_history.kind_label(run.kind).lower()} that is "
+            f"{run.status}: only a completed full or incremental import can be undone."
+        )
+    changes = table(CHANGES)
+    mine = sa.select(changes.c.id).where(changes.c.sync_run_id == run.id, ~changes.c.planned)
+    logged = conn.execute(sa.select(sa.func.count()).select_from(mine.subquery())).scalar()
+    if not logged:
+        return f"Run #{run.id} changed nobody: there is nothing to undo."
+    undone, by = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(changes.c.sync_run_id)).where(
+            changes.c.undoes_change_id.in_(mine)
+        )
+    ).one()
+    if undone >= logged:
+        return f"Run #{run.id} was undone already, by run #{by}."
+    return None
 
 
 def _revert(conn: Connection, site_id: str, run_id: int, report: UndoReport) -> None:
@@ -99,17 +133,13 @@ def _revert(conn: Connection, site_id: str, run_id: int, report: UndoReport) -> 
         .mappings()
         .all()
     )
-    ids = [c["id"] for c in mine]
-    undone = {
-        r.undoes_change_id: r.sync_run_id
-        for r in conn.execute(
-            sa.select(changes.c.undoes_change_id, changes.c.sync_run_id).where(
-                changes.c.undoes_change_id.in_(ids)
+    undone = set(
+        conn.execute(
+            sa.select(changes.c.undoes_change_id).where(
+                changes.c.undoes_change_id.in_([c["id"] for c in mine])
             )
-        )
-    }
-    if ids and len(undone) == len(ids):
-        raise UndoRefused(f"Run #{run_id} was undone already, by run #{min(undone.values())}.")
+        ).scalars()
+    )
     for record_type, target_name in TARGET_TABLES.items():
         theirs = [c for c in mine if c["record_type"] == record_type and c["id"] not in undone]
         if theirs:

@@ -13,8 +13,8 @@ The connection API (:mod:`wonde_sync.web.api`) and the integration details
   administers the path's ``site_id``, whether or not the site exists);
 * **Airflow users**: the JWT Airflow's UI keeps in the ``_token`` cookie, or an Airflow API
   token as ``Authorization: Bearer <jwt>``, validated by Airflow's auth manager; the user
-  must be allowed to view plugins and then sees every site. :data:`PageViewerDep` and
-  :data:`JsonViewerDep` accept either kind of caller as a :class:`Viewer`.
+  must be allowed to view plugins and then sees every site (:mod:`wonde_sync.web.viewers`
+  accepts either kind of caller as a ``Viewer``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -36,8 +35,6 @@ from wonde_sync.core import text_input
 
 log = logging.getLogger(__name__)
 
-#: The cookie in which Airflow's UI keeps the signed-in user's JWT.
-AIRFLOW_TOKEN_COOKIE = "_token"
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 DATABASE_UNAVAILABLE = "The CalmCompliance database is not available; try again."
 _TOKEN_USE = "wonde_sync.token_use"
@@ -210,91 +207,3 @@ def site_admin(site_id: str, who: CallerDep, engine: EngineDep) -> api_tokens.Ca
 
 
 SiteAdminDep = Annotated[api_tokens.Caller, Depends(site_admin)]
-
-
-# --------------------------------------------------------------------------- viewers
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is reading: an Airflow user (every site) or a service token (its sites)."""
-
-    name: str
-    via: str
-    site_ids: tuple[str, ...] | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "name": self.name,
-            "via": self.via,
-            "sites": "all" if self.site_ids is None else list(self.site_ids),
-        }
-
-
-def airflow_auth_manager():
-    """Airflow's auth manager, or None when not running inside Airflow's API server."""
-    try:
-        from airflow.api_fastapi.app import get_auth_manager
-
-        return get_auth_manager()
-    except (ImportError, RuntimeError):
-        return None
-
-
-async def airflow_user(token: str) -> Viewer | None:
-    """The Airflow user a JWT belongs to (None if invalid or expired); 403 without access."""
-    manager = airflow_auth_manager()
-    if manager is None:
-        return None
-    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
-    from jwt import InvalidTokenError
-
-    try:
-        user = await manager.get_user_from_token(token)
-    except InvalidTokenError:
-        return None
-    if not manager.is_authorized_view(access_view=AccessView.PLUGINS, user=user):
-        raise WebError(403, "Your Airflow role may not view plugins, so not this page either.")
-    return Viewer(name=user.get_name(), via="Airflow user", site_ids=None)
-
-
-async def find_viewer(request: Request, engine: Engine) -> Viewer | None:
-    """The service-token caller or Airflow user of a request, or None without credentials."""
-    token = bearer_token(request)
-    if token is not None and token.startswith(api_tokens.TOKEN_PREFIX):
-        caller = await run_in_threadpool(service_caller, request, engine)
-        if caller is None:
-            return None
-        sites = await run_in_threadpool(api_tokens.admin_sites, engine, caller.user_id)
-        return Viewer(name=caller.user_id, via="service token", site_ids=tuple(sites))
-    # An explicit credential wins over the cookie, as in Airflow's own API.
-    jwt = token if token is not None else request.cookies.get(AIRFLOW_TOKEN_COOKIE)
-    if not jwt:
-        return None
-    return await airflow_user(jwt)
-
-
-async def page_viewer(request: Request, engine: EngineDep) -> Viewer:
-    """The reader of an HTML page; 401 (answered by sending to Airflow's login) without one."""
-    found = await find_viewer(request, engine)
-    if found is None:
-        raise WebError(401, "Sign in to Airflow to see this page.")
-    return found
-
-
-async def json_viewer(request: Request, engine: EngineDep) -> Viewer:
-    """The caller of a JSON route; 401 without credentials."""
-    found = await find_viewer(request, engine)
-    if found is None:
-        raise WebError(
-            401,
-            "Authentication required: sign in to Airflow, or send Authorization: Bearer "
-            "<API token>.",
-            headers=BEARER_CHALLENGE,
-        )
-    return found
-
-
-PageViewerDep = Annotated[Viewer, Depends(page_viewer)]
-JsonViewerDep = Annotated[Viewer, Depends(json_viewer)]

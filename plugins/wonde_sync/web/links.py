@@ -33,6 +33,10 @@ class Links:
         """A run's detail page."""
         return f"{self.base}/runs/{run_id}"
 
+    def run_action(self, run_id: int, action: str) -> str:
+        """Where the run page's ``approve`` or ``undo`` form is sent."""
+        return f"{self.base}/runs/{run_id}/{action}"
+
     def csv(self, run_id: int) -> str:
         """A run's record issues as CSV."""
         return f"{self.base}/runs/{run_id}/issues.csv"

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Request
 
 from wonde_sync.monitoring import changes, history
 from wonde_sync.monitoring.overview import overview
-from wonde_sync.web.auth import EngineDep, JsonViewerDep
+from wonde_sync.web.auth import EngineDep
 from wonde_sync.web.links import Links
+from wonde_sync.web.viewers import JsonViewerDep
 from wonde_sync.web.visible_history import (
     change_filters,
     filtered_changes,

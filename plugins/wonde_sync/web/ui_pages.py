@@ -11,9 +11,11 @@ from wonde_sync.core.vocabulary import CHANGE_ACTIONS
 from wonde_sync.monitoring import changes, history
 from wonde_sync.monitoring.csv_export import changes_csv, issues_csv
 from wonde_sync.monitoring.overview import overview
-from wonde_sync.web.auth import EngineDep, PageViewerDep
+from wonde_sync.web.auth import EngineDep
 from wonde_sync.web.rendering import render_page
+from wonde_sync.web.ui_actions import review
 from wonde_sync.web.ui_json import RunId
+from wonde_sync.web.viewers import PageViewerDep
 from wonde_sync.web.visible_history import (
     change_filters,
     filtered_changes,
@@ -68,6 +70,7 @@ def run_page(
         more_changes=len(shown) > CHANGES_SHOWN,
         change_filters=wanted,
         actions=CHANGE_ACTIONS,
+        review=review(engine, request, viewer, found.run),
     )
 
 

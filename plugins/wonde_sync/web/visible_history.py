@@ -13,7 +13,8 @@ from wonde_sync.core.vocabulary import CHANGE_ACTIONS
 from wonde_sync.monitoring import changes, history
 from wonde_sync.monitoring.run_filters import DetailsQueryError, RunFilters, check_filters
 from wonde_sync.monitoring.views import RunDetail
-from wonde_sync.web.auth import Viewer, WebError
+from wonde_sync.web.auth import WebError
+from wonde_sync.web.viewers import Viewer
 
 
 def history_filters(request: Request, viewer: Viewer) -> RunFilters:
