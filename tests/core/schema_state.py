@@ -21,6 +21,7 @@ REVISIONS = [
     "005_one_site_per_school",
     "006_webhook_journal",
     "007_person_changes",
+    "008_not_imported",
 ]
 
 #: Tables that record migrations rather than hold data.

@@ -161,3 +161,30 @@ def test_a_persons_page_shows_their_history_to_their_sites_admins(client, world)
     assert client.get(link, headers=world.auth("bea")).status_code == 403
     nobody = client.get("/sites/ashdown/people?q=Nobody Here", headers=world.auth("ann"))
     assert "No import created, changed or archived such a person." in nobody.text
+
+
+def test_someone_never_imported_is_found_with_the_rule_that_left_them_out(client, world, run_cli):
+    t = table("wonde_people_not_imported")
+    with world.engine.connect() as conn:
+        left_out = conn.execute(sa.select(t).where(t.c.site_id == "ashdown")).mappings().all()
+    counted = sum(n for (kind, _), n in world.seeded.ashdown_filtered.items())
+    assert len(left_out) == counted
+    one = left_out[0]
+    page = client.get(f"/sites/ashdown/people?q={one['surname']}", headers=world.auth("ann"))
+    assert page.status_code == 200 and 'data-testid="not-imported"' in page.text
+    assert f'data-reason="{one["reason"]}"' in page.text and one["external_id"] in page.text
+    body = client.get(
+        f"/api/sites/ashdown/people?q={one['external_id']}", headers=world.auth("ann")
+    ).json()
+    assert [(p["external_id"], p["reason"]) for p in body["not_imported"]] == [
+        (one["external_id"], one["reason"])
+    ]
+    assert body["data"] == []
+    refused = client.get(
+        f"/api/sites/ashdown/people?q={one['external_id']}", headers=world.auth("bea")
+    )
+    assert refused.status_code == 403
+    code, out, err = run_cli("--db", url_of(world.engine), "person", "ashdown", one["external_id"])
+    assert code == 0, err
+    assert out.startswith(f"never imported: {one['forename']} {one['surname']}")
+    assert f"by run #{world.seeded.ashdown_run}" in out

@@ -97,14 +97,22 @@ def _person(engine, args) -> list[str]:
     sites.require_site(engine, args.site_id)
     if len(args.name_or_id.strip()) < 2:
         raise CliError("Give at least 2 characters of a name, or a Wonde id.")
+    from wonde_sync.core.vocabulary import reason_label
+
     found = changes.person_history(engine, args.site_id, args.name_or_id)
-    if not found:
+    never = changes.never_imported(engine, args.site_id, args.name_or_id)
+    if not found and not never:
         return [
-            f"No change of site {args.site_id} names {args.name_or_id.strip()!r}: imports "
-            "never created, changed or archived such a person (the filter counts of each run "
-            "are in `history`)."
+            f"No change of site {args.site_id} names {args.name_or_id.strip()!r}, and no "
+            "import read such a person from Wonde: imports never created, changed or "
+            "archived them, nor left them out."
         ]
-    lines = []
+    lines = [
+        f"never imported: {p.name} ({p.record_type} {p.external_id}): {reason_label(p.reason)}; "
+        f"last seen in the MIS {p.last_seen_at:%Y-%m-%d %H:%M} by run #{p.last_run_id}, "
+        f"first by run #{p.first_run_id}"
+        for p in never
+    ]
     for change in found:
         at = f"{change.at:%Y-%m-%d %H:%M}" if change.at else "-"
         first, *rest = _describe(change)

@@ -16,21 +16,9 @@ _TS = sa.TIMESTAMP(timezone=True)
 # BIGINT IDENTITY on PostgreSQL, INTEGER PRIMARY KEY AUTOINCREMENT on SQLite.
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-_SCHOOL_FIELDS = (
-    "urn",
-    "la_code",
-    "establishment_number",
-    "phase_of_education",
-    "mis",
-    "address_line_1",
-    "address_line_2",
-    "address_town",
-    "postcode",
-    "country_code",
-    "country_name",
-    "region_code",
-    "region_domain",
-    "timezone",
+_SCHOOL_FIELDS = tuple(
+    "urn la_code establishment_number phase_of_education mis address_line_1 address_line_2 "
+    "address_town postcode country_code country_name region_code region_domain timezone".split()
 )
 _RUN_COUNTS = ("fetched", "created", "updated", "unchanged", "archived", "filtered", "rejected")
 
@@ -293,4 +281,18 @@ wonde_person_changes = sa.Table(
     _now("created_at"),
     sa.Column("after_content_hash", sa.Text()),
     *(sa.Column(f"{c}_change_id", sa.BigInteger()) for c in ("undoes", "applies")),
+)
+
+#: People an import read but never imported (filtered out from their first sight), and why.
+wonde_people_not_imported = sa.Table(
+    "wonde_people_not_imported",
+    metadata,
+    _required("site_id", sa.Text(), sa.ForeignKey("sites.site_id")),
+    _required("record_type"),
+    _required("external_id"),
+    *_texts("mis_id", "forename", "surname"),
+    _required("reason"),
+    *(_required(f"{c}_sync_run_id", sa.BigInteger()) for c in ("first", "last")),
+    *(_required(f"{c}_seen_at", _TS) for c in ("first", "last")),
+    sa.PrimaryKeyConstraint("site_id", "record_type", "external_id"),
 )

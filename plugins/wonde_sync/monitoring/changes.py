@@ -3,7 +3,8 @@
 Answers "why is Jane not in CalmCompliance?": each change names the run, the action
 (created, updated, archived, reactivated, linked), the reason (the filter rule's code,
 ``not_in_mis``, ``reactivated``, ``linked_by_email``/``linked_by_mis_id``) and the fields
-that changed, before and after.
+that changed, before and after. Someone the filters left out from their first sight never
+had a row to change: :func:`never_imported` names them, with the rule and when last seen.
 """
 
 from __future__ import annotations
@@ -145,3 +146,68 @@ def person_history(
     )
     with engine.connect() as conn:
         return [_change(r) for r in conn.execute(query).mappings()]
+
+
+@dataclass(frozen=True)
+class NotImported:
+    """A person imports read from Wonde but never imported: the rule, and when last seen."""
+
+    record_type: str
+    external_id: str
+    mis_id: str | None
+    name: str
+    reason: str
+    first_run_id: int
+    last_run_id: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+
+    def as_dict(self) -> dict:
+        """JSON-ready values."""
+        return {
+            "record_type": self.record_type,
+            "external_id": self.external_id,
+            "mis_id": self.mis_id,
+            "name": self.name,
+            "reason": self.reason,
+            "first_run_id": self.first_run_id,
+            "last_run_id": self.last_run_id,
+            "first_seen_at": self.first_seen_at.isoformat() if self.first_seen_at else None,
+            "last_seen_at": self.last_seen_at.isoformat() if self.last_seen_at else None,
+        }
+
+
+def never_imported(
+    engine: Engine, site_id: str, name_or_id: str, *, limit: int = MAX_CHANGES
+) -> list[NotImported]:
+    """The site's people a name, Wonde id or MIS id matches whom imports read from Wonde but
+    left out from their first sight, most recently seen first."""
+    kept = table("wonde_people_not_imported")
+    text = name_or_id.strip()
+    full = sa.func.coalesce(kept.c.forename, "") + " " + sa.func.coalesce(kept.c.surname, "")
+    who = sa.or_(
+        kept.c.external_id == text,
+        kept.c.mis_id == text,
+        sa.func.lower(full).contains(text.lower(), autoescape=True),
+    )
+    query = (
+        sa.select(kept)
+        .where(kept.c.site_id == site_id, who)
+        .order_by(kept.c.last_seen_at.desc(), kept.c.external_id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [
+            NotImported(
+                record_type=r["record_type"],
+                external_id=r["external_id"],
+                mis_id=r["mis_id"],
+                name=" ".join(p for p in (r["forename"], r["surname"]) if p) or "(no name)",
+                reason=r["reason"],
+                first_run_id=r["first_sync_run_id"],
+                last_run_id=r["last_sync_run_id"],
+                first_seen_at=as_utc(r["first_seen_at"]),
+                last_seen_at=as_utc(r["last_seen_at"]),
+            )
+            for r in conn.execute(query).mappings()
+        ]

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from wonde_sync.core.database import table, utcnow
 from wonde_sync.core.tables import CHANGE_RESTORED, CHANGE_SHOWN
 from wonde_sync.core.vocabulary import WONDE_SOURCE
+from wonde_sync.people import not_imported
 
 CHANGES = "wonde_person_changes"
 RETENTION_ENV = "WONDE_CHANGE_LOG_RETENTION_DAYS"
@@ -156,11 +157,13 @@ def retention_from_env() -> timedelta:
 
 
 def prune(engine: Engine, retention: timedelta | None = None) -> int:
-    """Delete change rows older than ``retention`` (default: the setting); return how many."""
+    """Delete change rows older than ``retention`` (default: the setting), and the people
+    not imported whom no import has read since; return how many rows went."""
     changes = table(CHANGES)
     cutoff = utcnow() - (retention or retention_from_env())
     with engine.begin() as conn:
-        return conn.execute(sa.delete(changes).where(changes.c.created_at < cutoff)).rowcount
+        gone = conn.execute(sa.delete(changes).where(changes.c.created_at < cutoff)).rowcount
+        return gone + not_imported.prune(conn, cutoff)
 
 
 def redone_after_undo(conn: Connection, run_id: int) -> int:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from wonde_sync.core.database import bulk_insert, table, transaction, utcnow
 from wonde_sync.core.vocabulary import EMPLOYEE, STUDENT, WONDE_SOURCE
-from wonde_sync.people import change_log, linking
+from wonde_sync.people import change_log, linking, not_imported
 from wonde_sync.people.archiving import (
     DEFAULT_MAX_ARCHIVE_PCT,
     MassArchiveBlocked,
@@ -196,6 +196,12 @@ def apply(
     _upsert(conn, target, staging, active_staged, record_type, site_id, run_id, now)
     if log_changes and result.created:
         change_log.name_created(conn, scope, target)
+    if result.created or result.linked:
+        imported = sa.select(staging.c.external_id).where(active_staged)
+        not_imported.forget_imported(conn, site_id, record_type, imported)
+    never_imported = ~sa.exists().where(wonde_rows, same_person)
+    filtered_out = sa.and_(mine, staging.c.desired_status == "archived", never_imported)
+    not_imported.record(conn, run_id, site_id, record_type, filtered_out, now=now)
     archived_values = {
         "status": "archived",
         "archived_at": now,

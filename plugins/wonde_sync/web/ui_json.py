@@ -67,7 +67,14 @@ def run_changes_json(
 
 @router.get("/sites/{site_id}/people")
 def person_json(site_id: str, request: Request, viewer: JsonViewerDep, engine: EngineDep) -> dict:
-    """A person's changes across runs, newest first: ``q`` is a name, a Wonde id or a row id."""
+    """A person's changes across runs, newest first (``q``: a name, a Wonde id or a row id),
+    and the people it matches whom imports read but never imported."""
     text = person_query(request, viewer, site_id)
     found = changes.person_history(engine, site_id, text)
-    return {"site_id": site_id, "q": text, "data": [c.as_dict() for c in found]}
+    never = changes.never_imported(engine, site_id, text)
+    return {
+        "site_id": site_id,
+        "q": text,
+        "data": [c.as_dict() for c in found],
+        "not_imported": [p.as_dict() for p in never],
+    }

@@ -80,9 +80,14 @@ def person_page(
 ) -> HTMLResponse:
     """What imports did to the people a name or id matches, across runs."""
     text = person_query(request, viewer, site_id)
-    found = changes.person_history(engine, site_id, text)
     return render_page(
-        request, "person.html", viewer=viewer, site_id=site_id, q=text, history=found
+        request,
+        "person.html",
+        viewer=viewer,
+        site_id=site_id,
+        q=text,
+        history=changes.person_history(engine, site_id, text),
+        never=changes.never_imported(engine, site_id, text),
     )
 
 
