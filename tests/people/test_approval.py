@@ -50,6 +50,8 @@ def test_approving_a_held_run_applies_exactly_its_plan_once(world):
     run_id = held_run(world, target)
     held = sync_history.get_run(world.engine, run_id)
     assert held.status == "Failed" and f"approve-run {run_id}" in held.message
+    # Reviewing the kept plan comes first; a new run that applies what it finds, second.
+    assert held.message.index(f"approve-run {run_id}") < held.message.index("approve_mass_archive")
     assert staff(world, target.site_id) == before
     plan = changes_of(world, run_id)
     assert {(ext, action, reason) for _, ext, action, reason, _ in plan} == {

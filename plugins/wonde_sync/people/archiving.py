@@ -20,12 +20,27 @@ class MassArchiveBlocked(PermanentError):
     def __init__(self, site_id: str, would_archive: int, active: int, max_pct: float):
         self.would_archive, self.active, self.max_pct = would_archive, active, max_pct
         share = 100.0 * would_archive / active if active else 100.0
-        super().__init__(
+        self.finding = (
             f"This sync would archive {would_archive} of {active} active people of site "
             f"{site_id} ({share:.0f}%), more than the {max_pct:g}% allowed, so nothing was "
-            "changed. If this is expected (e.g. the school really removed them), trigger "
-            f"wonde_incremental_sync with Params sites=['{site_id}'], full_resync=true and "
-            "approve_mass_archive=true."
+            "changed."
+        )
+        self.rerun = (
+            f"trigger wonde_incremental_sync with Params sites=['{site_id}'], full_resync=true "
+            "and approve_mass_archive=true"
+        )
+        super().__init__(
+            f"{self.finding} If this is expected (e.g. the school really removed them), "
+            f"{self.rerun}."
+        )
+
+    def with_plan(self, run_id: int) -> str:
+        """The message of a held run that kept its plan: review and approve it first."""
+        return (
+            f"{self.finding} If this is expected (e.g. the school really removed them), review "
+            f"this run's plan (its page on the Wonde page, or python -m wonde_sync changes "
+            f"{run_id}) and apply exactly that (Apply this plan there, or python -m wonde_sync "
+            f"approve-run {run_id}); or {self.rerun}, which applies what that new run finds."
         )
 
 

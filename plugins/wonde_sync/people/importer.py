@@ -185,10 +185,7 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
         message = f"Import failed: {exc}"
         if isinstance(exc, people_store.MassArchiveBlocked) and options.log_changes:
             _keep_plan(engine, run_id, target.site_id, full, tallies, options)
-            message += (
-                f" Or review this run's plan (python -m wonde_sync changes {run_id}) and apply "
-                f"exactly that: python -m wonde_sync approve-run {run_id}."
-            )
+            message = f"Import failed: {exc.with_plan(run_id)}"
         sync_history.fail_run(engine, run_id, message, **_counts(tallies, {}))
         people_store.discard(engine, run_id)
         _record_issues(engine, run_id, target.site_id, tallies)
