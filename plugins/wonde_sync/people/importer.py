@@ -152,6 +152,7 @@ def import_site(engine: Engine, client, target: ImportTarget, options: ImportOpt
                     approve_mass_archive=options.approve_mass_archive,
                     log_changes=options.log_changes,
                     planned=options.dry_run,
+                    any_filtered=bool(tallies[record_type].filtered),
                 )
                 # An incremental that staged nothing has nothing to apply.
                 if full or tallies[record_type].staged

@@ -130,14 +130,18 @@ def apply(
     approve_mass_archive: bool = False,
     log_changes: bool = True,
     planned: bool = False,
+    any_filtered: bool = True,
 ) -> ApplyResult:
     """Apply one record type's staged people for a site, inside the caller's transaction,
-    and log each person's change (``change_log``; ``log_changes=False`` only to measure it).
+    and log each person's change (``change_log``) and who it left out from their first sight
+    (``not_imported``); ``log_changes=False`` writes neither, only to measure them.
 
     ``complete`` says the staged set is everyone Wonde lists (a full fetch), so people
     missing from it are archived. Raises MassArchiveBlocked before writing anything when
     the archive count is over ``max_archive_pct`` of the site's active Wonde people.
     ``planned`` logs the changes as a plan and applies none of them (a preview).
+    ``any_filtered=False`` says no staged person was filtered out, which saves looking for
+    whom to keep as not imported.
     """
     target = table(TARGET_TABLES[record_type])
     staging = table(STAGING)
@@ -196,12 +200,13 @@ def apply(
     _upsert(conn, target, staging, active_staged, record_type, site_id, run_id, now)
     if log_changes and result.created:
         change_log.name_created(conn, scope, target)
-    if result.created or result.linked:
+    if log_changes and (result.created or result.linked):
         imported = sa.select(staging.c.external_id).where(active_staged)
         not_imported.forget_imported(conn, site_id, record_type, imported)
-    never_imported = ~sa.exists().where(wonde_rows, same_person)
-    filtered_out = sa.and_(mine, staging.c.desired_status == "archived", never_imported)
-    not_imported.record(conn, run_id, site_id, record_type, filtered_out, now=now)
+    if log_changes and any_filtered:
+        never_imported = ~sa.exists().where(wonde_rows, same_person)
+        filtered_out = sa.and_(mine, staging.c.desired_status == "archived", never_imported)
+        not_imported.record(conn, run_id, site_id, record_type, filtered_out, now=now)
     archived_values = {
         "status": "archived",
         "archived_at": now,
