@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
 import requests
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from tests.monitoring.seed import (
@@ -26,6 +27,7 @@ from tests.monitoring.seed import (
     SITES,
 )
 from tests.support.browser import BrowserMissing, chromium_page, find_chromium
+from wonde_sync.core.database import table
 
 #: Support staff read the page with Airflow's lowest role; an admin queues the DAG run.
 USER, PASSWORD = "ops", "ops-wonde-browser-test"
@@ -217,6 +219,24 @@ def test_wonde_page_in_airflow(world, airflow, tmp_path):
         assert name in history and "created" in history
         page.screenshot(path=tmp_path / "wonde-person.png", full_page=True)
         print(f"screenshot: {tmp_path / 'wonde-person.png'}")
+        # Someone the filters left out from their first sight, found through the search form.
+        kept = table("wonde_people_not_imported")
+        with world.engine.connect() as conn:
+            left_out = (
+                conn.execute(sa.select(kept).where(kept.c.site_id == "ashdown").limit(1))
+                .mappings()
+                .one()
+            )
+        search = page.get_by_test_id("person-search")
+        search.locator("input[name=q]").fill(left_out["surname"])
+        search.locator("button").click()
+        page.wait_for_url(lambda url: "q=" in url and left_out["surname"][:3] in unquote_plus(url))
+        never = page.get_by_test_id("not-imported")
+        expect(never.locator(f"tr[data-reason='{left_out['reason']}']").first).to_contain_text(
+            left_out["external_id"]
+        )
+        page.screenshot(path=tmp_path / "wonde-person-not-imported.png", full_page=True)
+        print(f"screenshot: {tmp_path / 'wonde-person-not-imported.png'}")
         page.goto(f"{base}/wonde/ui/runs/{seeded.ashdown_run}")
         # Airflow's lowest role may read, not undo.
         expect(page.get_by_test_id("review")).to_contain_text("may not start DAG runs")
