@@ -1,1 +1,1 @@
-"""Staff and pupils: pandas transforms with the filter rules, the store, the importer."""
+"""Staff and pupils: row transforms with the filter rules, the store, the importer."""

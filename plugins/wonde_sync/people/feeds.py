@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import pandas as pd
 from sqlalchemy.engine import Engine
 
 from wonde_sync.people import store as people_store
@@ -65,7 +64,7 @@ class Feed:
     include: str
     since: datetime | None
     started_at: datetime
-    today: pd.Timestamp
+    today: datetime
 
     def params(self, **extra: str) -> dict:
         """Query parameters of a list request (with the window of an incremental)."""
@@ -79,16 +78,14 @@ def fetch_and_stage(feed: Feed) -> Tally:
     tally = Tally()
     before = _deletion_marks(feed)
     # Wonde stamps whole seconds, so a change in the run's first second counts as before it.
-    start = pd.Timestamp(feed.started_at).floor("s")
+    start = feed.started_at.replace(microsecond=0)
     path = f"schools/{feed.school_id}/{feed.path}"
     for page in feed.client.iter_pages(path, feed.params(include=feed.include)):
-        if not page.records:
-            continue  # an incremental with nothing changed: no frame to build
-        frame = _without_repeats(pt.people_frame(page.records, feed.record_type), tally)
-        tally.fetched += len(frame)
-        if bool((pd.to_datetime(frame["updated_at"], utc=True) > start).any()):
+        rows = _without_repeats(pt.people_rows(page.records, feed.record_type), tally)
+        tally.fetched += len(rows)
+        if any(r["updated_at"] is not None and r["updated_at"] > start for r in rows):
             tally.drift = True
-        stage_frame(feed, frame, tally)
+        stage_rows(feed, rows, tally)
     after: dict[str, str | None] = {}
     restored: list[str] = []
     for page in _deletion_pages(feed):
@@ -96,21 +93,21 @@ def fetch_and_stage(feed: Feed) -> Tally:
             continue
         marks = _marks(page.records, feed.record_type)
         after.update(marks)
-        frame = pt.deletions_frame(page.records, feed.record_type)
+        rows = pt.deletion_rows(page.records, feed.record_type)
         # Someone listed above is alive in the MIS whatever an older deletion says; a
         # deletion made since the list was read is newer than the list.
         fresh = {
-            i
-            for i in frame["external_id"]
-            if i in tally.seen and (i not in before or before[i] is not None)
+            r["external_id"]
+            for r in rows
+            if r["external_id"] in tally.seen
+            and (r["external_id"] not in before or before[r["external_id"]] is not None)
         }
         if fresh:
             was = people_store.unstage(feed.engine, feed.run_id, feed.record_type, fresh)
             tally.filtered.subtract(reason for reason in was if reason)
             tally.filtered = +tally.filtered  # drop the reasons counted down to zero
             tally.seen -= fresh
-        frame = frame[~frame["external_id"].isin(tally.seen)]
-        stage_frame(feed, frame, tally)
+        stage_rows(feed, [r for r in rows if r["external_id"] not in tally.seen], tally)
         restored += [i for i, mark in marks.items() if mark and before.get(i) != mark]
     if after != before:
         tally.drift = True
@@ -149,54 +146,49 @@ def look_up(feed: Feed, external_id: str, tally: Tally) -> bool:
     tally.fetched += 1
     tally.found += 1
     tally.drift = True
-    stage_frame(feed, pt.people_frame([record], feed.record_type), tally)
+    stage_rows(feed, pt.people_rows([record], feed.record_type), tally)
     return True
 
 
-def stage_frame(feed: Feed, frame: pd.DataFrame, tally: Tally) -> None:
-    """Reject, clean, filter and stage one frame of people (or deletions)."""
-    if frame.empty:
+def stage_rows(feed: Feed, rows: list[dict], tally: Tally) -> None:
+    """Reject, clean, filter and stage rows of people (or deletions)."""
+    if not rows:
         return
     record_type = feed.record_type
-    rejected = pt.rejection_reasons(frame, tally.seen)
-    for ext_id, reason in zip(
-        frame["external_id"][rejected.ne("")], rejected[rejected.ne("")], strict=True
-    ):
-        tally.issues.append((record_type, ext_id, reason, None))
-    tally.rejected += int(rejected.ne("").sum())
-    frame = frame[rejected.eq("")].copy()
-    bad_email = pt.invalid_emails(frame)
-    for ext_id, email in zip(
-        frame["external_id"][bad_email], frame["email"][bad_email], strict=True
-    ):
-        tally.issues.append(
-            (record_type, ext_id, "invalid_email", f"imported without email: {email!r}")
-        )
-    frame.loc[bad_email, "email"] = None
-    frame["reason"] = pt.filter_reasons(frame, record_type, feed.today)
-    frame["desired_status"] = frame["reason"].map(lambda r: "archived" if r else "active")
-    frame["reason"] = frame["reason"].where(frame["reason"].ne(""), None)
-    frame["content_hash"] = pt.content_hash(frame)
-    tally.filtered.update(frame["reason"].dropna())
-    tally.staged += len(frame)
-    people_store.stage(feed.engine, feed.run_id, record_type, frame)
+    kept = []
+    for row, rejected in zip(rows, pt.rejection_reasons(rows, tally.seen), strict=True):
+        if rejected:
+            tally.issues.append((record_type, row["external_id"], rejected, None))
+            tally.rejected += 1
+            continue
+        if pt.invalid_email(row["email"]):
+            detail = f"imported without email: {row['email']!r}"
+            tally.issues.append((record_type, row["external_id"], "invalid_email", detail))
+            row["email"] = None
+        kept.append(row)
+    for row, reason in zip(kept, pt.filter_reasons(kept, record_type, feed.today), strict=True):
+        row["reason"] = reason or None
+        row["desired_status"] = "archived" if reason else "active"
+        row["content_hash"] = pt.content_hash(row)
+        if reason:
+            tally.filtered[reason] += 1
+    tally.staged += len(kept)
+    people_store.stage(feed.engine, feed.run_id, record_type, kept)
 
 
-def _without_repeats(frame: pd.DataFrame, tally: Tally) -> pd.DataFrame:
-    """The frame without records already read identically (a shifted page repeats one)."""
-    if frame.empty:
-        return frame
-    prints = [
-        "\x1f".join("" if pd.isna(v) else str(v) for v in row)
-        for row in frame[_FINGERPRINT].itertuples(index=False, name=None)
-    ]
-    repeat = []
-    for ext_id, mark in zip(frame["external_id"], prints, strict=True):
-        repeat.append(bool(ext_id) and tally.prints.get(ext_id) == mark)
+def _without_repeats(rows: list[dict], tally: Tally) -> list[dict]:
+    """The rows without records already read identically (a shifted page repeats one)."""
+    kept = []
+    for row in rows:
+        ext_id = row["external_id"]
+        mark = "\x1f".join("" if row[c] is None else str(row[c]) for c in _FINGERPRINT)
+        if ext_id and tally.prints.get(ext_id) == mark:
+            tally.repeats += 1
+            continue
         if ext_id:
             tally.prints.setdefault(ext_id, mark)
-    tally.repeats += sum(repeat)
-    return frame[[not r for r in repeat]]
+        kept.append(row)
+    return kept
 
 
 def _deletion_pages(feed: Feed):

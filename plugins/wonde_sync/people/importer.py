@@ -1,7 +1,7 @@
 """Importing one connection's staff and pupils, with its own Sync History row.
 
 Fetch page by page (employees, students, and the deletions feed), transform each page
-with pandas, stage it, then apply everything for the site in one transaction. The site's
+row by row, stage it, then apply everything for the site in one transaction. The site's
 watermark moves only when the whole import succeeded, so a failed run is simply redone.
 
 Pages can shift while they are read (see ``feeds``). After a full fetch, everyone who would

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from collections import Counter
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -21,42 +23,44 @@ def find_links(
     A match is on the email (case-insensitive), else on the MIS id, and only when it is
     one-to-one, so two people sharing an address are never merged.
     """
-    newcomers = pd.DataFrame(
-        conn.execute(
-            sa.select(staging.c.external_id, staging.c.email, staging.c.mis_id).where(
-                mine,
-                staging.c.desired_status == "active",
-                ~sa.exists().where(
-                    target.c.site_id == site_id,
-                    target.c.source == WONDE_SOURCE,
-                    target.c.external_id == staging.c.external_id,
-                ),
-            )
-        ).all(),
-        columns=["external_id", "email", "mis_id"],
-    )
-    if newcomers.empty:
+    newcomers = conn.execute(
+        sa.select(staging.c.external_id, staging.c.email, staging.c.mis_id).where(
+            mine,
+            staging.c.desired_status == "active",
+            ~sa.exists().where(
+                target.c.site_id == site_id,
+                target.c.source == WONDE_SOURCE,
+                target.c.external_id == staging.c.external_id,
+            ),
+        )
+    ).all()
+    if not newcomers:
         return {}
-    hand_made = pd.DataFrame(
-        conn.execute(
-            sa.select(target.c.id, sa.func.lower(target.c.email), target.c.mis_id).where(
-                target.c.site_id == site_id, target.c.source != WONDE_SOURCE
-            )
-        ).all(),
-        columns=["id", "email", "mis_id"],
-    )
-    if hand_made.empty:
+    hand_made = conn.execute(
+        sa.select(target.c.id, sa.func.lower(target.c.email).label("email"), target.c.mis_id).where(
+            target.c.site_id == site_id, target.c.source != WONDE_SOURCE
+        )
+    ).all()
+    if not hand_made:
         return {}
     links: dict[int, tuple[str, str]] = {}
     for key, reason in LINK_REASONS.items():
         taken = {ext_id for ext_id, _ in links.values()}
-        left = newcomers[newcomers[key].notna() & ~newcomers["external_id"].isin(taken)]
-        right = hand_made[hand_made[key].notna() & ~hand_made["id"].isin(links.keys())]
-        left = left.drop_duplicates(key, keep=False)
-        right = right.drop_duplicates(key, keep=False)
-        for row in left.merge(right, on=key, suffixes=("", "_hand")).itertuples():
-            links[int(row.id)] = (row.external_id, reason)
+        theirs = _one_to_one(
+            (getattr(r, key), r.external_id) for r in newcomers if r.external_id not in taken
+        )
+        ours = _one_to_one((getattr(r, key), r.id) for r in hand_made if r.id not in links)
+        for value, ext_id in theirs.items():
+            if value in ours:
+                links[int(ours[value])] = (ext_id, reason)
     return links
+
+
+def _one_to_one(pairs: Iterable[tuple]) -> dict:
+    """{value: id} for the values that occur exactly once (a shared value matches nobody)."""
+    pairs = [(value, key) for value, key in pairs if value is not None]
+    counts = Counter(value for value, _ in pairs)
+    return {value: key for value, key in pairs if counts[value] == 1}
 
 
 def link(conn: Connection, target: sa.Table, links: dict[int, tuple[str, str]]) -> None:

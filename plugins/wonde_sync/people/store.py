@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -60,17 +59,13 @@ class ApplyResult:
     held: bool = False
 
 
-def stage(engine: Engine, run_id: int, record_type: str, frame: pd.DataFrame) -> None:
-    """Stage transformed people (columns PEOPLE_COLUMNS + desired_status, reason, content_hash)."""
-    columns = [*PEOPLE_COLUMNS, "desired_status", "reason", "content_hash"]
-    rows = (
-        (run_id, record_type, *row)
-        for row in frame[columns]
-        .astype(object)
-        .where(frame[columns].notna(), None)
-        .itertuples(index=False, name=None)
-    )
-    bulk_insert(engine, STAGING, STAGING_COLUMNS, rows)
+def stage(engine: Engine, run_id: int, record_type: str, rows: list[dict]) -> None:
+    """Stage transformed people (rows with PEOPLE_COLUMNS, desired_status, reason and
+    content_hash)."""
+    if rows:
+        columns = STAGING_COLUMNS[2:]
+        values = ((run_id, record_type, *(row[c] for c in columns)) for row in rows)
+        bulk_insert(engine, STAGING, STAGING_COLUMNS, values)
 
 
 def discard(bind: Engine | Connection, run_id: int) -> None:
