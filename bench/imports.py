@@ -6,7 +6,7 @@ incremental one (after 1% of all staff changed in the MIS) it prints, side by si
 
 - ``raw_fetch``: the requests each site's import sends (for staff and for pupils: the
   deletions feed, the list, or its changes for the incremental, and the deletions feed
-  again), sent with ``requests`` and decoded, nothing stored;
+  again when the list had anyone), sent with ``requests`` and decoded, nothing stored;
 - ``naive``: the same fetch, then one ``INSERT … ON CONFLICT DO UPDATE`` per person;
 - ``project``: the sync DAGs' import path: sites in batches of 25, each batch imported
   ``WONDE_CONCURRENCY`` sites at a time (``wonde_sync.tasks.import_steps.import_sites``).
@@ -44,7 +44,7 @@ def fetch_school(school_host: str, school: str, token: str, since: str | None):
     """The requests a site's import sends, done bare: (requests, staff).
 
     For staff and for pupils: the deletions feed, every page of the list (changed since
-    ``since``), and the deletions feed again.
+    ``since``), and, when the list had anyone, the deletions feed again.
     """
     from wonde_sync.people.importer import FEEDS
 
@@ -70,7 +70,8 @@ def fetch_school(school_host: str, school: str, token: str, since: str | None):
         deletions = {"type": record_type, "per_page": 200, **window}
         pages(f"{school_url}/deletions", deletions)
         listed = pages(f"{school_url}/{path}", {"include": include, "per_page": 200, **window})
-        pages(f"{school_url}/deletions", deletions)
+        if listed:
+            pages(f"{school_url}/deletions", deletions)
         if path == "employees":
             staff = listed
     return sent, staff

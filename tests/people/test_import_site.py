@@ -226,3 +226,23 @@ def test_an_incremental_with_nothing_changed_writes_only_its_bookkeeping(world):
     # moves the watermark and completes the run: nothing staged, applied or discarded.
     print(f"{statements} statements and commits")
     assert statements <= 10
+
+
+def test_an_empty_list_reads_the_deletions_feed_once(world):
+    """Nothing listed, nothing can shift: the deletions read before the list stands, and a
+    deletion in it is applied."""
+    target, control = world.targets[0], world.control
+    import_site(world.engine, world.client, target, ImportOptions())
+    control.reset_request_counts()
+    import_site(world.engine, world.client, target, ImportOptions())
+    assert control.requests_to("/deletions") == 2  # staff and pupils, once each
+    assert control.requests_to(f"/schools/{target.school_id}/") == 4
+
+    gone = next(p for p in control.people(target.school_id) if p["mis_status"] == "active")
+    control.delete_person(target.school_id, gone["id"])
+    control.reset_request_counts()
+    summary = import_site(world.engine, world.client, target, ImportOptions())
+    assert control.requests_to("/deletions") == 2
+    assert summary["archived_count"] == 1
+    row = personnel(world, target.site_id)[gone["id"]]
+    assert (row["status"], row["archived_reason"]) == ("archived", "deleted_in_mis")

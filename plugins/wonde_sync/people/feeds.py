@@ -4,8 +4,9 @@ Wonde's lists are offset pages, so a person deleted or restored in the MIS while
 is paging shifts every later page by one: someone is skipped, or read twice. What keeps an
 import right anyway:
 
-* The deletions feed is read before the list and again after it. Any difference means the
-  MIS changed during the read (``Tally.drift``), and so does a person stamped as updated
+* The deletions feed is read before the list and, unless the list was empty (then nothing
+  could shift), again after it. Any difference means the MIS changed during the read
+  (``Tally.drift``), and so does a person stamped as updated
   after the run started. A deletion that appeared meanwhile wins over the list (the person
   was listed before being deleted); a person restored meanwhile may have been skipped, so
   is looked up on their own.
@@ -76,24 +77,33 @@ class Feed:
 def fetch_and_stage(feed: Feed) -> Tally:
     """Read the list and the deletions feed of ``feed`` and stage everyone in them."""
     tally = Tally()
-    before = _deletion_marks(feed)
+    first_read = [page.records for page in _deletion_pages(feed) if page.records]
+    before: dict[str, str | None] = {}
+    for records in first_read:
+        before.update(_marks(records, feed.record_type))
     # Wonde stamps whole seconds, so a change in the run's first second counts as before it.
     start = feed.started_at.replace(microsecond=0)
     path = f"schools/{feed.school_id}/{feed.path}"
+    listed = False
     for page in feed.client.iter_pages(path, feed.params(include=feed.include)):
+        listed = listed or bool(page.records)
         rows = _without_repeats(pt.people_rows(page.records, feed.record_type), tally)
         tally.fetched += len(rows)
         if any(r["updated_at"] is not None and r["updated_at"] > start for r in rows):
             tally.drift = True
         stage_rows(feed, rows, tally)
+    # An empty list has no pages to shift, so the first read of the deletions feed stands:
+    # whatever the MIS deletes or restores from now on is after this run's start, inside
+    # the next run's window. (An incremental that finds nobody changed sends one request less.)
+    second_read = (
+        (page.records for page in _deletion_pages(feed) if page.records) if listed else first_read
+    )
     after: dict[str, str | None] = {}
     restored: list[str] = []
-    for page in _deletion_pages(feed):
-        if not page.records:
-            continue
-        marks = _marks(page.records, feed.record_type)
+    for records in second_read:
+        marks = _marks(records, feed.record_type)
         after.update(marks)
-        rows = pt.deletion_rows(page.records, feed.record_type)
+        rows = pt.deletion_rows(records, feed.record_type)
         # Someone listed above is alive in the MIS whatever an older deletion says; a
         # deletion made since the list was read is newer than the list.
         fresh = {
@@ -194,14 +204,6 @@ def _without_repeats(rows: list[dict], tally: Tally) -> list[dict]:
 def _deletion_pages(feed: Feed):
     params = feed.params(type=feed.record_type)
     return feed.client.iter_pages(f"schools/{feed.school_id}/deletions", params)
-
-
-def _deletion_marks(feed: Feed) -> dict[str, str | None]:
-    """Each deletion of the feed: id -> its ``restored_at`` date text (None: not restored)."""
-    marks: dict[str, str | None] = {}
-    for page in _deletion_pages(feed):
-        marks.update(_marks(page.records, feed.record_type))
-    return marks
 
 
 def _marks(records: list[dict], record_type: str) -> dict[str, str | None]:
