@@ -85,16 +85,18 @@ def import_one_site(
     dag_id: str | None = None,
     dag_run_id: str | None = None,
     dry_run: bool = False,
+    engine=None,
 ) -> dict:
     """Run one site's import, one at a time per site; failures a retry cannot fix become
-    no-retry failures.
+    no-retry failures. ``engine``: ``calm_db``'s, when the caller has it (a batch looks up
+    the connection once, not once per site).
 
     The site's run lock is held from before the watermark is read until the import ends, so
     a run that had to wait reads from where the other one left off. When the other run
     keeps it past :func:`wonde_sync.core.run_locks.wait_bound`, :class:`SiteBusyError`
     (retried by Airflow) names that run.
     """
-    engine = engine_for()
+    engine = engine or engine_for()
     key = run_locks.site_key(site_id)
     holder = f"import of {site_id}: {dag_id or 'no DAG'} {dag_run_id or ''}".strip()
     try:
@@ -153,7 +155,7 @@ def import_sites(
         return site_batches.import_batch(
             site_ids,
             lambda site_id: import_one_site(
-                site_id, dag_id=dag_id, dag_run_id=dag_run_id, **options
+                site_id, dag_id=dag_id, dag_run_id=dag_run_id, engine=engine, **options
             ),
             threads=site_batches.threads_for(engine),
             done=site_batches.imported_in_run(engine, dag_id, dag_run_id, run_started_at),
