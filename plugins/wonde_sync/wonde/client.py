@@ -11,6 +11,8 @@ and the extras hold the header ``{"Authorization": "Bearer <app token>"}``.
 * Tokens never reach logs, messages or reprs (:mod:`.redaction`).
 
 A client holds one ``requests`` session; only its read-ahead pages share it between threads.
+The sessions of a process share one connection pool (:func:`shared_adapter`), so that each
+school's client reuses the connections, and TLS sessions, of the schools before it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from urllib.parse import urlsplit
 import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
+from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 
 from wonde_sync.wonde import pacing, responses
 from wonde_sync.wonde.errors import WondeResponseError, WondeTransientError
@@ -36,6 +39,24 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONN_ID = "wonde_default"
 _USER_AGENT = "calm-wonde-sync (wonde_sync.wonde.client; python-requests)"
+#: Connections kept per host: the sites imported at once and their read-ahead pages.
+POOL_SIZE = 32
+_adapter: TCPKeepAliveAdapter | None = None
+_adapter_lock = threading.Lock()
+
+
+def shared_adapter() -> TCPKeepAliveAdapter:
+    """The process's connection pool to Wonde (keep-alive on, as ``HttpHook``'s default).
+
+    urllib3's pools are thread-safe; a session only borrows a connection per request.
+    """
+    global _adapter
+    with _adapter_lock:
+        if _adapter is None:
+            _adapter = TCPKeepAliveAdapter(
+                idle=120, count=20, interval=30, pool_connections=8, pool_maxsize=POOL_SIZE
+            )
+        return _adapter
 
 
 class WondeClient:
@@ -86,7 +107,7 @@ class WondeClient:
         self._secrets = Secrets()
         # Checked now: a token that cannot go in a header would fail every request.
         self._school_token = self._secrets.school_token(school_token)
-        self._hook = HttpHook(method="GET", http_conn_id=conn_id)
+        self._hook = HttpHook(method="GET", http_conn_id=conn_id, adapter=shared_adapter())
         self._session: requests.Session | None = None
         self._base_url: str | None = None
 
@@ -168,10 +189,9 @@ class WondeClient:
         return self._base_url
 
     def close(self) -> None:
-        """Close the HTTP session (a new one is opened on the next request)."""
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        """Drop the HTTP session (a new one is opened on the next request); the shared
+        connection pool stays open for the other clients."""
+        self._session = None
 
     def __enter__(self) -> WondeClient:
         return self

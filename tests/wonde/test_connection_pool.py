@@ -1,0 +1,71 @@
+"""The clients of a process share one connection pool: each school's client reuses the
+connections of the ones before it, and still sends its own school's token."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from .conftest import APP_TOKEN, CONN_ID
+
+
+class KeepAliveServer:
+    """A real HTTP/1.1 server that counts the connections it accepts."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.authorizations: list[str | None] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep the connection open between requests
+
+            def setup(self) -> None:
+                super().setup()
+                server.connections += 1
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                server.authorizations.append(self.headers.get("Authorization"))
+                body = json.dumps({"data": {"id": "A1"}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.http.server_address[1]}"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def server(monkeypatch):
+    found = KeepAliveServer()
+    connection = {
+        "conn_type": "http",
+        "host": f"http://{found.host}/v1.0",
+        "extra": {"Authorization": f"Bearer {APP_TOKEN}"},
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
+    yield found
+    found.http.shutdown()
+    found.http.server_close()
+
+
+def test_school_clients_reuse_the_pool_with_their_own_tokens(server, make_client):
+    app = make_client()
+    for school, token in (("A1", "school-token-one"), ("A2", "school-token-two")):
+        client = app.for_school({"id": school, "region": {"domain": server.host}}, token)
+        client.get(f"schools/{school}")
+        client.get(f"schools/{school}")
+        client.close()
+    assert (
+        server.authorizations == ["Bearer school-token-one"] * 2 + ["Bearer school-token-two"] * 2
+    )
+    assert server.connections == 1
