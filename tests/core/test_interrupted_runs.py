@@ -19,7 +19,8 @@ INCREMENTAL = "wonde_incremental_sync"
 
 
 def killed_run(engine, kind, *, site_id=None, dag_id=FULL_SYNC, age=timedelta(minutes=5)) -> int:
-    """A Processing row with staging rows, as a worker killed mid-run leaves them."""
+    """A Processing row with staging rows of its work (schools for the catalog, people for
+    a site), as a worker killed mid-run leaves them."""
     run_id = sync_history.start_run(
         engine,
         kind,
@@ -29,17 +30,21 @@ def killed_run(engine, kind, *, site_id=None, dag_id=FULL_SYNC, age=timedelta(mi
         started_at=utcnow() - age,
     )
     with engine.begin() as conn:
-        conn.execute(table("wonde_schools_staging").insert().values(sync_run_id=run_id, id="X1"))
-        conn.execute(
-            table("wonde_people_staging")
-            .insert()
-            .values(
-                sync_run_id=run_id,
-                record_type="employee",
-                external_id="E1",
-                desired_status="active",
+        if kind == sync_history.CATALOG:
+            conn.execute(
+                table("wonde_schools_staging").insert().values(sync_run_id=run_id, id="X1")
             )
-        )
+        else:
+            conn.execute(
+                table("wonde_people_staging")
+                .insert()
+                .values(
+                    sync_run_id=run_id,
+                    record_type="employee",
+                    external_id="E1",
+                    desired_status="active",
+                )
+            )
     return run_id
 
 

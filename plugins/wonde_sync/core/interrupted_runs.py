@@ -13,7 +13,8 @@ full and incremental alike) that no live attempt can own:
   (:mod:`wonde_sync.core.run_locks`), which every attempt at that work holds while it runs
   and loses when its process dies, so no live attempt can own a ``Processing`` row.
 
-It then deletes the staging rows whose run is no longer ``Processing``.
+It then deletes the staging rows of that work (schools for the catalog, people for a site)
+whose run is no longer ``Processing``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ _SAME_WORK = {
     CATALOG: (CATALOG,),
     **{kind: SITE_RUN_KINDS for kind in SITE_RUN_KINDS},
 }
-_STAGING = ("wonde_schools_staging", "wonde_people_staging")
+#: The staging table of each work's rows.
+_STAGING = {CATALOG: "wonde_schools_staging", **{k: "wonde_people_staging" for k in SITE_RUN_KINDS}}
 
 
 def close_interrupted(
@@ -86,8 +88,8 @@ def close_interrupted(
         )
         # Per staging row, a look-up of its run by key: Sync History grows by a row per site
         # and day, staging stays small, so the history is never scanned.
-        for name in _STAGING:
-            staging = table(name)
+        if kind in _STAGING:
+            staging = table(_STAGING[kind])
             live = sa.exists().where(
                 runs.c.id == staging.c.sync_run_id, runs.c.status == PROCESSING
             )
