@@ -20,6 +20,16 @@ APP_TOKEN = "app-token-5f3c9e1d7a"
 CONN_ID = "wonde_default"
 
 
+def use_connection(monkeypatch: pytest.MonkeyPatch, base_url: str) -> None:
+    """Point ``wonde_default`` at ``base_url`` (with the version path), with the app token."""
+    connection = {
+        "conn_type": "http",
+        "host": base_url,
+        "extra": {"Authorization": f"Bearer {APP_TOKEN}"},
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
+
+
 def _start(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Iterator[Emulator]:
     settings = {
         "schools": 60,
@@ -32,12 +42,7 @@ def _start(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Iterator[Emulator
     }
     settings.update(options)
     with Emulator(**settings) as emu:
-        connection = {
-            "conn_type": "http",
-            "host": emu.api_url,
-            "extra": {"Authorization": f"Bearer {APP_TOKEN}"},
-        }
-        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
+        use_connection(monkeypatch, emu.api_url)
         yield emu
 
 
@@ -179,11 +184,6 @@ class StubServer:
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
     """A scripted server wired to ``wonde_default`` (base URL ``<stub>/v1.0``)."""
     server = StubServer()
-    connection = {
-        "conn_type": "http",
-        "host": f"{server.url}/v1.0",
-        "extra": {"Authorization": f"Bearer {APP_TOKEN}"},
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
+    use_connection(monkeypatch, f"{server.url}/v1.0")
     yield server
     server.close()

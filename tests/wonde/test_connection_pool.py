@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from .conftest import APP_TOKEN, CONN_ID
+from .conftest import use_connection
 
 
 class KeepAliveServer:
@@ -47,12 +47,7 @@ class KeepAliveServer:
 @pytest.fixture
 def server(monkeypatch):
     found = KeepAliveServer()
-    connection = {
-        "conn_type": "http",
-        "host": f"http://{found.host}/v1.0",
-        "extra": {"Authorization": f"Bearer {APP_TOKEN}"},
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
+    use_connection(monkeypatch, f"http://{found.host}/v1.0")
     yield found
     found.http.shutdown()
     found.http.server_close()
