@@ -10,9 +10,8 @@ and the extras hold the header ``{"Authorization": "Bearer <app token>"}``.
   everything else fails fast with a typed error (:mod:`.errors`, :mod:`.responses`).
 * Tokens never reach logs, messages or reprs (:mod:`.redaction`).
 
-A client holds one ``requests`` session; only its read-ahead pages share it between threads.
-The sessions of a process share one connection pool (:func:`shared_adapter`), so that each
-school's client reuses the connections, and TLS sessions, of the schools before it.
+A client holds one ``requests`` session (only its read-ahead pages share it between
+threads); the sessions share one connection pool per process (:mod:`.connection_pool`).
 """
 
 from __future__ import annotations
@@ -26,9 +25,9 @@ from urllib.parse import urlsplit
 import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
-from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 
 from wonde_sync.wonde import pacing, responses
+from wonde_sync.wonde.connection_pool import shared_adapter
 from wonde_sync.wonde.errors import WondeResponseError, WondeTransientError
 from wonde_sync.wonde.paging import Page, follow_pages
 from wonde_sync.wonde.redaction import Secrets
@@ -39,24 +38,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONN_ID = "wonde_default"
 _USER_AGENT = "calm-wonde-sync (wonde_sync.wonde.client; python-requests)"
-#: Connections kept per host: the sites imported at once and their read-ahead pages.
-POOL_SIZE = 32
-_adapter: TCPKeepAliveAdapter | None = None
-_adapter_lock = threading.Lock()
-
-
-def shared_adapter() -> TCPKeepAliveAdapter:
-    """The process's connection pool to Wonde (keep-alive on, as ``HttpHook``'s default).
-
-    urllib3's pools are thread-safe; a session only borrows a connection per request.
-    """
-    global _adapter
-    with _adapter_lock:
-        if _adapter is None:
-            _adapter = TCPKeepAliveAdapter(
-                idle=120, count=20, interval=30, pool_connections=8, pool_maxsize=POOL_SIZE
-            )
-        return _adapter
 
 
 class WondeClient:
@@ -189,8 +170,7 @@ class WondeClient:
         return self._base_url
 
     def close(self) -> None:
-        """Drop the HTTP session (a new one is opened on the next request); the shared
-        connection pool stays open for the other clients."""
+        """Drop the HTTP session (the next request opens one); the shared pool stays open."""
         self._session = None
 
     def __enter__(self) -> WondeClient:
