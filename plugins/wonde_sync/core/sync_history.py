@@ -32,6 +32,8 @@ KIND_LABELS = {
     IMPORT_PREVIEW: "Import preview",
     UNDO: "Undo",
 }
+#: A site's imports proper: the runs that change its people from Wonde's answers.
+IMPORT_KINDS = (FULL_IMPORT, INCREMENTAL_IMPORT)
 #: The kinds of run that hold a site's lock, and so sweep each other's interrupted rows.
 SITE_RUN_KINDS = (FULL_IMPORT, INCREMENTAL_IMPORT, IMPORT_PREVIEW, UNDO)
 

@@ -95,14 +95,19 @@ def _change(row) -> PersonChange:
     )
 
 
-def _named(changes: sa.Table, text: str):
-    """Changes whose person's name (before or after) contains ``text``, any case."""
-    full = (
-        sa.func.coalesce(changes.c.after_forename, changes.c.before_forename, "")
-        + " "
-        + sa.func.coalesce(changes.c.after_surname, changes.c.before_surname, "")
-    )
+def _name_contains(forename, surname, text: str):
+    """Whether "forename surname" contains ``text``, any case (either part may be NULL)."""
+    full = sa.func.coalesce(forename, "") + " " + sa.func.coalesce(surname, "")
     return sa.func.lower(full).contains(text.strip().lower(), autoescape=True)
+
+
+def _named(changes: sa.Table, text: str):
+    """Changes whose person's name (after, else before) contains ``text``, any case."""
+    return _name_contains(
+        sa.func.coalesce(changes.c.after_forename, changes.c.before_forename),
+        sa.func.coalesce(changes.c.after_surname, changes.c.before_surname),
+        text,
+    )
 
 
 def run_changes(
@@ -184,11 +189,10 @@ def never_imported(
     left out from their first sight, most recently seen first."""
     kept = table("wonde_people_not_imported")
     text = name_or_id.strip()
-    full = sa.func.coalesce(kept.c.forename, "") + " " + sa.func.coalesce(kept.c.surname, "")
     who = sa.or_(
         kept.c.external_id == text,
         kept.c.mis_id == text,
-        sa.func.lower(full).contains(text.lower(), autoescape=True),
+        _name_contains(kept.c.forename, kept.c.surname, text),
     )
     query = (
         sa.select(kept)

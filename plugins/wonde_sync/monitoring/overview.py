@@ -28,8 +28,6 @@ from wonde_sync.monitoring.history import reason_counts
 from wonde_sync.monitoring.views import CatalogOverview, Overview, ReasonCount, SiteOverview
 from wonde_sync.school_access.status import read_statuses
 
-IMPORT_KINDS = (sync_history.FULL_IMPORT, sync_history.INCREMENTAL_IMPORT)
-
 
 def _runs_by_id(conn, runs: sa.Table, ids: Iterable[int | None]) -> dict[int, sync_history.SyncRun]:
     wanted = sorted({i for i in ids if i is not None})
@@ -101,7 +99,9 @@ def overview(
                         sa.case((runs.c.status == sync_history.COMPLETED, runs.c.id))
                     ).label("success_id"),
                 )
-                .where(_of_sites(runs.c.site_id, visible), runs.c.kind.in_(IMPORT_KINDS))
+                .where(
+                    _of_sites(runs.c.site_id, visible), runs.c.kind.in_(sync_history.IMPORT_KINDS)
+                )
                 .group_by(runs.c.site_id)
             ).all()
             if visible != []

@@ -18,7 +18,6 @@ from wonde_sync.core.vocabulary import WONDE_SOURCE
 from wonde_sync.people.change_log import BEFORE_FIELDS, CHANGES, IMPORTED_FIELDS
 from wonde_sync.people.store import TARGET_TABLES
 
-_HELD = (sync_history.FULL_IMPORT, sync_history.INCREMENTAL_IMPORT)
 APPLIED_ALREADY = "plan was applied already"
 
 
@@ -73,7 +72,7 @@ def approve_run(
 def refusal(conn: Connection, run: sync_history.SyncRun) -> str | None:
     """Why ``run``'s plan cannot be approved now (None when it can, as far as the change log
     shows; applying checks each planned person's row as well)."""
-    if run.kind not in _HELD or run.status != sync_history.FAILED:
+    if run.kind not in sync_history.IMPORT_KINDS or run.status != sync_history.FAILED:
         return (
             f"Run #{run.id} is not an import the mass-archive guard held: only such a run's "
             "plan can be approved."

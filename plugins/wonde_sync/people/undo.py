@@ -22,7 +22,6 @@ from wonde_sync.people.change_log import BEFORE_FIELDS, CHANGES
 from wonde_sync.people.store import TARGET_TABLES
 
 UNDONE = "undone"
-_UNDOABLE = (sync_history.FULL_IMPORT, sync_history.INCREMENTAL_IMPORT)
 
 
 class UndoRefused(ValueError):
@@ -102,7 +101,7 @@ def _check(engine: Engine, run: sync_history.SyncRun) -> None:
 
 def refusal(conn: Connection, run: sync_history.SyncRun) -> str | None:
     """Why ``run`` cannot be undone now (None when it can)."""
-    if run.kind not in _UNDOABLE or run.status != sync_history.COMPLETED:
+    if run.kind not in sync_history.IMPORT_KINDS or run.status != sync_history.COMPLETED:
         return (
             f"Run #{run.id} is a {sync_history.kind_label(run.kind).lower()} that is "
             f"{run.status}: only a completed full or incremental import can be undone."

@@ -11,7 +11,7 @@ from datetime import datetime
 from wonde_sync.catalog import queries, rebuild
 from wonde_sync.core import interrupted_runs, run_locks, sync_history
 from wonde_sync.core.database import as_utc, engine_for
-from wonde_sync.core.sync_history import BACKFILL, FULL_IMPORT, INCREMENTAL_IMPORT
+from wonde_sync.core.sync_history import BACKFILL, FULL_IMPORT
 from wonde_sync.core.vocabulary import DIRECTORY_NOT_SYNCED, RUN_FULL_SYNC_FIRST
 from wonde_sync.people import importer
 from wonde_sync.people import store as people_store
@@ -196,7 +196,7 @@ def _busy_message(engine, site_id: str, exc: run_locks.LockTimeout) -> str:
     """Why this attempt gave up, naming the run that holds the site (as far as known)."""
     running = [
         run
-        for kind in (FULL_IMPORT, INCREMENTAL_IMPORT)
+        for kind in sync_history.IMPORT_KINDS
         for run in sync_history.list_runs(
             engine, site_id=site_id, kind=kind, status=sync_history.PROCESSING, limit=1
         )

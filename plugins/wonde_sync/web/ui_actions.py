@@ -37,7 +37,6 @@ from wonde_sync.web.visible_history import visible_run
 Action = Literal["approve", "undo"]
 #: A form holds a token and a tick: anything longer is not from the run page.
 FORM_LIMIT = 2048
-_IMPORTS = (sync_history.FULL_IMPORT, sync_history.INCREMENTAL_IMPORT)
 
 router = APIRouter()
 
@@ -54,7 +53,10 @@ def review(engine: Engine, request: Request, viewer: Viewer, run: sync_history.S
     from wonde_sync.people import approval, undo
 
     offer = {"action": None, "token": None, "note": None}
-    if run.kind not in _IMPORTS or run.status not in (sync_history.COMPLETED, sync_history.FAILED):
+    if run.kind not in sync_history.IMPORT_KINDS or run.status not in (
+        sync_history.COMPLETED,
+        sync_history.FAILED,
+    ):
         return offer
     completed = run.status == sync_history.COMPLETED
     action, rules = ("undo", undo) if completed else ("approve", approval)
