@@ -5,18 +5,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from tests.support.people_rows import personnel
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table
 from wonde_sync.people.approval import ApprovalRefused, approve_run
 from wonde_sync.people.importer import ImportOptions, import_site
 from wonde_sync.people.store import MassArchiveBlocked
-
-
-def staff(world, site_id: str) -> dict[str, dict]:
-    t = table("personnel")
-    with world.engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.site_id == site_id)).mappings().all()
-    return {r["external_id"]: dict(r) for r in rows}
 
 
 def changes_of(world, run_id: int) -> set[tuple]:
@@ -46,13 +40,13 @@ def held_run(world, target) -> int:
 def test_approving_a_held_run_applies_exactly_its_plan_once(world):
     target = world.targets[0]
     import_site(world.engine, world.client, target, ImportOptions())
-    before = staff(world, target.site_id)
+    before = personnel(world, target.site_id)
     run_id = held_run(world, target)
     held = sync_history.get_run(world.engine, run_id)
     assert held.status == "Failed" and f"approve-run {run_id}" in held.message
     # Reviewing the kept plan comes first; a new run that applies what it finds, second.
     assert held.message.index(f"approve-run {run_id}") < held.message.index("approve_mass_archive")
-    assert staff(world, target.site_id) == before
+    assert personnel(world, target.site_id) == before
     plan = changes_of(world, run_id)
     assert {(ext, action, reason) for _, ext, action, reason, _ in plan} == {
         (ext, "archived", "not_in_mis") for ext in before
@@ -61,7 +55,7 @@ def test_approving_a_held_run_applies_exactly_its_plan_once(world):
 
     approval, applied = approve_run(world.engine, run_id)
     assert applied == len(plan) == len(before)
-    after = staff(world, target.site_id)
+    after = personnel(world, target.site_id)
     assert {(r["status"], r["archived_reason"]) for r in after.values()} == {
         ("archived", "not_in_mis")
     }
@@ -82,26 +76,26 @@ def test_a_plan_is_refused_once_the_sites_people_changed(world):
     target = world.targets[1]
     import_site(world.engine, world.client, target, ImportOptions())
     run_id = held_run(world, target)
-    someone = next(iter(staff(world, target.site_id).values()))
-    personnel = table("personnel")
+    someone = next(iter(personnel(world, target.site_id).values()))
+    staff_table = table("personnel")
     with world.engine.begin() as conn:  # an edit in CalmCompliance itself
         conn.execute(
-            sa.update(personnel).where(personnel.c.id == someone["id"]).values(surname="Typed")
+            sa.update(staff_table).where(staff_table.c.id == someone["id"]).values(surname="Typed")
         )
     with pytest.raises(ApprovalRefused, match=r"changed since run #\d+ made its plan: preview"):
         approve_run(world.engine, run_id)
 
     with world.engine.begin() as conn:
         conn.execute(
-            sa.update(personnel)
-            .where(personnel.c.id == someone["id"])
+            sa.update(staff_table)
+            .where(staff_table.c.id == someone["id"])
             .values(surname=someone["surname"])
         )
     world.control.edit_person(target.school_id, someone["external_id"], surname="Later")
     later = import_site(world.engine, world.client, target, ImportOptions())["run_id"]
     with pytest.raises(ApprovalRefused, match=f"people changed since .* \\(run #{later}\\)"):
         approve_run(world.engine, run_id)
-    assert staff(world, target.site_id)[someone["external_id"]]["status"] == "active"
+    assert personnel(world, target.site_id)[someone["external_id"]]["status"] == "active"
 
 
 def test_only_a_held_run_can_be_approved(world):

@@ -7,20 +7,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from tests.support.people_rows import TARGETS, people_rows
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table, utcnow
 from wonde_sync.people import change_log
 from wonde_sync.people.importer import ImportOptions, import_site
 
 FIELDS = ("forename", "surname", "email")
-TARGETS = {"employee": "personnel", "student": "pupils"}
-
-
-def people_rows(world, site_id: str, record_type: str) -> dict[str, dict]:
-    t = table(TARGETS[record_type])
-    with world.engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.site_id == site_id)).mappings().all()
-    return {r["external_id"]: dict(r) for r in rows}
 
 
 def wanted(person: dict) -> tuple[str, str | None]:

@@ -7,17 +7,11 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
+from tests.support.people_rows import personnel
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table
 from wonde_sync.people.importer import ImportOptions, import_site
 from wonde_sync.people.store import MassArchiveBlocked
-
-
-def personnel(world, site_id: str) -> dict[str, dict]:
-    t = table("personnel")
-    with world.engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.site_id == site_id)).mappings().all()
-    return {r["external_id"]: dict(r) for r in rows}
 
 
 def test_full_import_matches_ground_truth(world):

@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
+from tests.support.people_rows import personnel
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table
 from wonde_sync.people.importer import ImportOptions, import_site, watermark
@@ -23,13 +24,6 @@ def paged_client(per_page: int):
     from wonde_sync.wonde.client import WondeClient
 
     return WondeClient(per_page=per_page, backoff_initial=0.01, backoff_max=0.05)
-
-
-def personnel(world, site_id: str) -> dict[str, dict]:
-    t = table("personnel")
-    with world.engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.site_id == site_id)).mappings().all()
-    return {r["external_id"]: dict(r) for r in rows}
 
 
 def active_ids(world, site_id: str) -> set[str]:

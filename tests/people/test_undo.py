@@ -7,6 +7,7 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
+from tests.support.people_rows import personnel
 from wonde_sync.core import sync_history
 from wonde_sync.core.database import table
 from wonde_sync.people.importer import ImportOptions, import_site
@@ -23,13 +24,6 @@ def people_hash(world, site_id: str) -> str:
             for row in rows:
                 digest.update(repr(tuple(row)).encode())
     return digest.hexdigest()
-
-
-def staff(world, site_id: str) -> dict[str, dict]:
-    t = table("personnel")
-    with world.engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.site_id == site_id)).mappings().all()
-    return {r["external_id"]: dict(r) for r in rows}
 
 
 def active_people(world, school_id: str, kind: str = "employee") -> list[dict]:
@@ -77,7 +71,7 @@ def test_created_people_are_archived_as_undone(world):
     run_id = import_site(world.engine, world.client, target, ImportOptions())["run_id"]
     report = undo_run(world.engine, run_id)
     assert (report.reverted, report.archived) == (1, 1)
-    row = staff(world, target.site_id)[hired["id"]]
+    row = personnel(world, target.site_id)[hired["id"]]
     assert (row["status"], row["archived_reason"]) == ("archived", "undone")
 
 
@@ -91,11 +85,13 @@ def test_people_changed_since_are_left_alone_with_the_reason(world):
     run_id = import_site(world.engine, world.client, target, ImportOptions())["run_id"]
     control.edit_person(school, first["id"], surname="Changed Again")
     later = import_site(world.engine, world.client, target, ImportOptions())["run_id"]
-    personnel = table("personnel")
+    staff_table = table("personnel")
     with world.engine.begin() as conn:  # an edit in CalmCompliance itself
         conn.execute(
-            sa.update(personnel)
-            .where(personnel.c.site_id == target.site_id, personnel.c.external_id == second["id"])
+            sa.update(staff_table)
+            .where(
+                staff_table.c.site_id == target.site_id, staff_table.c.external_id == second["id"]
+            )
             .values(surname="Typed In")
         )
 
@@ -105,7 +101,7 @@ def test_people_changed_since_are_left_alone_with_the_reason(world):
         (first["id"], f"run #{later} changed them later"),
         (second["id"], "their surname changed since"),
     }
-    rows = staff(world, target.site_id)
+    rows = personnel(world, target.site_id)
     assert rows[third["id"]]["surname"] == third["surname"]
     assert rows[first["id"]]["surname"] == "Changed Again"
     assert rows[second["id"]]["surname"] == "Typed In"

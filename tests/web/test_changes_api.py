@@ -10,22 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from tests.admin.conftest import run_cli, url_of
+from tests.support.people_rows import personnel
 from wonde_sync.core.database import table
 
 __all__ = ["run_cli"]
 
 
-def ashdown_staff(world) -> dict[str, dict]:
-    t = table("personnel")
-    with world.engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.site_id == "ashdown")).mappings().all()
-    return {r["external_id"]: dict(r) for r in rows}
-
-
 def test_a_runs_changes_name_every_person_it_created(client, world):
     s = world.seeded
     body = client.get(f"/api/runs/{s.ashdown_run}/changes", headers=world.auth("ann")).json()
-    staff = ashdown_staff(world)
+    staff = personnel(world, "ashdown")
     created = {c["external_id"]: c for c in body["data"] if c["record_type"] == "employee"}
     assert set(created) == set(staff)
     one = next(iter(staff.values()))
@@ -50,7 +44,7 @@ def test_a_runs_changes_name_every_person_it_created(client, world):
 
 def test_a_persons_history_and_the_access_rules(client, world):
     s = world.seeded
-    one = next(iter(ashdown_staff(world).values()))
+    one = next(iter(personnel(world, "ashdown").values()))
     path = f"/api/sites/ashdown/people?q={one['external_id']}"
     history = client.get(path, headers=world.auth("ann")).json()["data"]
     assert [(c["run_id"], c["action"]) for c in history] == [(s.ashdown_run, "created")]
@@ -68,7 +62,7 @@ def test_a_persons_history_and_the_access_rules(client, world):
 def test_the_cli_shows_a_runs_changes_and_a_persons_history(world, run_cli):
     s = world.seeded
     db = url_of(world.engine)
-    one = next(iter(ashdown_staff(world).values()))
+    one = next(iter(personnel(world, "ashdown").values()))
     code, out, err = run_cli("--db", db, "changes", str(s.ashdown_run), "--search", one["surname"])
     assert code == 0, err
     assert out.splitlines()[0].startswith(f"Run #{s.ashdown_run} (Full import of ashdown")
@@ -95,20 +89,20 @@ def test_the_cli_names_the_fix_for_bad_input(world, run_cli, argv, expected):
 
 
 def test_the_cli_previews_a_sites_import_and_changes_nobody(world, run_cli):
-    before = ashdown_staff(world)
+    before = personnel(world, "ashdown")
     code, out, err = run_cli("--db", url_of(world.engine), "preview-import", "ashdown", "--full")
     assert code == 0, err
     assert "Preview of a full import: nothing was applied" in out
     run_id = int(out.split()[1].strip("#:"))
     assert f"python -m wonde_sync changes {run_id}" in out
-    assert ashdown_staff(world) == before
+    assert personnel(world, "ashdown") == before
     code, out, err = run_cli("--db", url_of(world.engine), "preview-import", "cedar-nosuch")
     assert code == 2 and "No site 'cedar-nosuch'" in err
 
 
 def test_the_run_page_lists_and_filters_its_changes_with_csv(client, world):
     s = world.seeded
-    one = next(iter(ashdown_staff(world).values()))
+    one = next(iter(personnel(world, "ashdown").values()))
     auth = world.auth("ann")
     page = client.get(f"/runs/{s.ashdown_run}?action=created&q={one['surname']}", headers=auth)
     assert page.status_code == 200
@@ -134,11 +128,11 @@ def test_the_run_page_lists_and_filters_its_changes_with_csv(client, world):
 def test_the_cli_undoes_a_run_once(world, run_cli):
     s = world.seeded
     db = url_of(world.engine)
-    created = len(ashdown_staff(world))
+    created = len(personnel(world, "ashdown"))
     code, out, err = run_cli("--db", db, "undo-run", str(s.ashdown_run))
     assert code == 0, err
     assert f"Undid run #{s.ashdown_run}:" in out and "change(s) reverted" in out
-    rows = ashdown_staff(world).values()
+    rows = personnel(world, "ashdown").values()
     assert len(rows) == created and {(r["status"], r["archived_reason"]) for r in rows} == {
         ("archived", "undone")
     }
@@ -150,7 +144,7 @@ def test_the_cli_undoes_a_run_once(world, run_cli):
 
 def test_a_persons_page_shows_their_history_to_their_sites_admins(client, world):
     s = world.seeded
-    one = next(iter(ashdown_staff(world).values()))
+    one = next(iter(personnel(world, "ashdown").values()))
     run_page = client.get(f"/runs/{s.ashdown_run}?q={one['surname']}", headers=world.auth("ann"))
     link = f"/sites/ashdown/people?q={one['external_id']}"
     assert f'href="{link}"' in run_page.text
