@@ -11,11 +11,12 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import time
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
+
+from tests.support.forked import wait_for_child
 
 _EVENTS = ("before_cursor_execute", "commit")
 
@@ -71,16 +72,7 @@ def run_killed_before(n: int, work: Callable[[], object], timeout: float = 120) 
         except BaseException:
             os._exit(3)
         os._exit(0)
-    deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise AssertionError(f"the work killed before statement {n} hung for {timeout} s")
-        time.sleep(0.02)
+    status = wait_for_child(pid, timeout, f"the work killed before statement {n}")
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
         return True
     code = os.waitstatus_to_exitcode(status)

@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.support.forked import exit_code_in_child
+
 from .conftest import use_connection
 
 
@@ -68,18 +70,9 @@ def test_school_clients_reuse_the_pool_with_their_own_tokens(server, make_client
 
 def test_a_forked_process_gets_a_pool_of_its_own(server, make_client):
     """Two processes reading one inherited socket would mix up each other's answers."""
-    import multiprocessing
-
     from wonde_sync.wonde.connection_pool import shared_adapter
 
     make_client().for_school({"id": "A1", "region": {"domain": server.host}}, "t").get("x")
     assert len(shared_adapter().poolmanager.pools) >= 1  # the parent's open connection
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        assert pool.apply(_pools_in_child) == 0
+    assert exit_code_in_child(lambda: len(shared_adapter().poolmanager.pools)) == 0
     assert len(shared_adapter().poolmanager.pools) >= 1
-
-
-def _pools_in_child() -> int:
-    from wonde_sync.wonde.connection_pool import shared_adapter
-
-    return len(shared_adapter().poolmanager.pools)

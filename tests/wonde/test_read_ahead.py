@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.support.emulator_control import EmulatorControl
+from tests.support.forked import exit_code_in_child
 from wonde_sync.wonde import pacing
 from wonde_sync.wonde.paging import page_link
 
@@ -104,6 +105,18 @@ def test_the_gate_lets_through_at_most_its_limit():
     for thread in threads:
         thread.join()
     assert most[0] == 2
+
+
+def test_a_forked_process_gets_a_gate_of_its_own(monkeypatch):
+    # The parent's threads hold every slot; the child has none of those threads.
+    monkeypatch.setenv(pacing.CONCURRENCY_ENV, "1")
+    with pacing.gate().request():
+
+        def child_gets_a_slot() -> int:
+            with pacing.gate().request():
+                return 0
+
+        assert exit_code_in_child(child_gets_a_slot, timeout=10) == 0
 
 
 def test_a_rate_limit_holds_back_every_request_of_the_process(emu, make_client, monkeypatch):

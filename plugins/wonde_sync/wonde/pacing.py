@@ -68,6 +68,16 @@ _gate: Gate | None = None
 _gate_lock = threading.Lock()
 
 
+def _forget_after_fork() -> None:
+    # The slots the parent's threads hold would stay taken for ever in the child.
+    global _gate, _gate_lock
+    _gate = None
+    _gate_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def gate() -> Gate:
     """The process's gate, sized by :func:`concurrency` when first used."""
     global _gate
