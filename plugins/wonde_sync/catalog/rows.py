@@ -7,7 +7,7 @@ Built with plain Python: one tuple per school, written to staging as it is.
 
 from __future__ import annotations
 
-from wonde_sync.wonde.objects import dig, storable_text
+from wonde_sync.wonde.objects import storable_text
 
 #: Catalog column → path in Wonde's school object.
 SCHOOL_FIELDS: dict[str, tuple[str, ...]] = {
@@ -33,26 +33,39 @@ REQUIRED_COLUMNS = ("id", "name")
 
 
 def _clean_text(value) -> str | None:
-    if type(value) is str and value.isascii() and "\x00" not in value:
-        return value.strip() or None  # the usual case, without a regular expression
     if value is None or (isinstance(value, float) and value != value):  # null, NaN
         return None
     return storable_text(str(value)).strip() or None
 
 
-#: Each catalog column as (the object holding it, its key): one lookup per object a record.
-_PARENTS = sorted({path[:-1] for path in SCHOOL_FIELDS.values()}, key=len)
-_LEAVES = [(_PARENTS.index(path[:-1]), path[-1]) for path in SCHOOL_FIELDS.values()]
+def _grouped_by_object() -> list[tuple[tuple[str, ...], list[tuple[int, str]]]]:
+    objects: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+    for position, path in enumerate(SCHOOL_FIELDS.values()):
+        objects.setdefault(path[:-1], []).append((position, path[-1]))
+    return list(objects.items())
+
+
+#: Each object holding catalog fields (its path) with the fields' positions and keys.
+_OBJECTS = _grouped_by_object()
 _POSTCODE = CATALOG_COLUMNS.index("postcode")
 
 
 def school_row(record: dict) -> tuple:
     """A Wonde school object as a catalog row (CATALOG_COLUMNS), all text, blanks as None."""
-    parents = [dig(record, *path) for path in _PARENTS]
-    row = [
-        _clean_text(parents[i].get(key)) if isinstance(parents[i], dict) else None
-        for i, key in _LEAVES
-    ]
+    row: list[str | None] = [None] * len(CATALOG_COLUMNS)
+    for path, fields in _OBJECTS:
+        held = record
+        for key in path:
+            held = held.get(key) if type(held) is dict else None
+        if type(held) is not dict:
+            continue
+        for position, key in fields:
+            value = held.get(key)
+            # The usual case inline: a catalog has a hundred thousand rows of sixteen fields.
+            if type(value) is str and value.isascii() and "\x00" not in value:
+                row[position] = value.strip() or None
+            elif value is not None:
+                row[position] = _clean_text(value)
     if row[_POSTCODE] is not None:
         row[_POSTCODE] = row[_POSTCODE].upper()
     return tuple(row)
