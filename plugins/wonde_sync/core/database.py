@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from wonde_sync.core import tables
+from wonde_sync.core import idle_ping, tables
 
 CALM_DB_CONN_ID = "calm_db"
 #: Where Alembic records the schema's revision (``alembic_version`` is Airflow's).
@@ -60,7 +60,9 @@ def engine_from_url(url: str | sa.URL, *, create_missing: bool = True) -> Engine
     if url.get_backend_name() == "postgresql":
         # A batch imports a few sites at once, and each holds two connections (its site's
         # run lock and its work): a pool too small would open and close them site by site.
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10)
+        engine = sa.create_engine(url, pool_size=10)
+        idle_ping.ping_when_idle(engine)
+        return engine
     raise DatabaseConfigError(
         f"Unsupported database {url.get_backend_name()!r}: use PostgreSQL or SQLite."
     )

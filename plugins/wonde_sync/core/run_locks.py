@@ -131,7 +131,9 @@ class _AdvisoryLock:
 
     def __init__(self, engine: Engine, key: str) -> None:
         self.number = lock_number(key)
-        self.conn = engine.connect()
+        # Session locks outlive transactions: in autocommit, no transaction holds a snapshot
+        # for nothing, and no COMMIT is a round trip of its own.
+        self.conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def try_acquire(self, label: str) -> bool:
         # Waiting runs read the holder's name from pg_stat_activity (63 characters at most);
@@ -140,8 +142,6 @@ class _AdvisoryLock:
             sa.text("SELECT pg_try_advisory_lock(:n), set_config('application_name', :a, false)"),
             {"n": self.number, "a": label[:63]},
         ).scalar()
-        # Session locks outlive the transaction; an open one would hold a snapshot for nothing.
-        self.conn.commit()
         return bool(got)
 
     def holder(self) -> str | None:
@@ -155,7 +155,6 @@ class _AdvisoryLock:
             ),
             {"hi": unsigned >> 32, "lo": unsigned & 0xFFFF_FFFF},
         ).scalar()
-        self.conn.commit()
         return found or None
 
     def release(self) -> None:
@@ -169,7 +168,6 @@ class _AdvisoryLock:
                     {"n": self.number},
                 ).scalar()
             )
-            self.conn.commit()
         except sa.exc.DBAPIError as exc:  # the session is going anyway, and the lock with it
             log.warning("Could not unlock %s cleanly: %s", self.number, exc.orig)
         if unlocked:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from wonde_sync.core import sync_history
+from wonde_sync.core import collector, sync_history
 from wonde_sync.core.database import as_utc, table, transaction, utcnow
 from wonde_sync.core.vocabulary import EMPLOYEE, STUDENT
 from wonde_sync.people import change_log, feeds, import_messages
@@ -83,6 +83,7 @@ def import_window_start(
     return min(as_utc(since) or mark, mark) - overlap
 
 
+@collector.bulk_rows()  # each site's staff and pupils decoded and built by the page
 def import_site(engine: Engine, client, target: ImportTarget, options: ImportOptions) -> dict:
     """Import one site's staff and pupils; return the Sync History counts and message.
 
