@@ -58,6 +58,8 @@ class ArchivePlan:
     absent: int
     filtered_rows: sa.ColumnElement
     absent_rows: sa.ColumnElement
+    #: Why each of the filtered is archived: their staged row's filter reason.
+    filter_reason: sa.ColumnElement
 
 
 def archive_plan(conn, target, staging, run_id, site_id, record_type, complete) -> ArchivePlan:
@@ -66,20 +68,20 @@ def archive_plan(conn, target, staging, run_id, site_id, record_type, complete) 
     active people only when someone would be archived."""
     mine = sa.and_(staging.c.sync_run_id == run_id, staging.c.record_type == record_type)
     wonde_rows = sa.and_(target.c.site_id == site_id, target.c.source == WONDE_SOURCE)
-    same_person = target.c.external_id == staging.c.external_id
+    # No joins to staging: its statistics never know the new run (its id is newer than any
+    # PostgreSQL sampled), and a join planned for one staged row rescanned the site's staged
+    # rows once per person. The filtered are few: their ids are read first; the absent are
+    # NOT IN the run's ids, a set hashed once (external_id is never null: NOT IN is NOT EXISTS).
+    staged_ids = sa.select(staging.c.external_id).where(mine)
+    archived = staged_ids.where(staging.c.desired_status == "archived")
+    filtered_ids = list(conn.execute(archived).scalars())
     filtered_rows = sa.and_(
-        wonde_rows,
-        target.c.status == "active",
-        same_person,
-        mine,
-        staging.c.desired_status == "archived",
+        wonde_rows, target.c.status == "active", target.c.external_id.in_(filtered_ids)
     )
     absent_rows = sa.and_(
-        wonde_rows,
-        target.c.status == "active",
-        ~sa.exists().where(mine, same_person),
+        wonde_rows, target.c.status == "active", target.c.external_id.not_in(staged_ids)
     )
-    filtered = count(conn, sa.select(target.c.id).where(filtered_rows))
+    filtered = count(conn, sa.select(target.c.id).where(filtered_rows)) if filtered_ids else 0
     absent = count(conn, sa.select(target.c.id).where(absent_rows)) if complete else 0
     active = (
         count(conn, sa.select(target.c.id).where(wonde_rows, target.c.status == "active"))
@@ -92,6 +94,9 @@ def archive_plan(conn, target, staging, run_id, site_id, record_type, complete) 
         absent=absent,
         filtered_rows=filtered_rows,
         absent_rows=absent_rows,
+        filter_reason=staged_ids.with_only_columns(staging.c.reason)
+        .where(staging.c.external_id == target.c.external_id)
+        .scalar_subquery(),
     )
 
 

@@ -185,7 +185,7 @@ def apply(
             conn, scope, target, staging, sa.and_(active_staged, ~known | changed), on_person
         )
     if log_changes and plan.filtered:
-        change_log.log_archives(conn, scope, target, to_archive, staging.c.reason)
+        change_log.log_archives(conn, scope, target, to_archive, plan.filter_reason)
     if log_changes and plan.absent:
         change_log.log_archives(conn, scope, target, absent, sa.literal(ABSENT_REASON))
     if planned:
@@ -211,7 +211,7 @@ def apply(
     result.archived = conn.execute(
         sa.update(target)
         .where(to_archive)
-        .values(archived_reason=staging.c.reason, **archived_values)
+        .values(archived_reason=plan.filter_reason, **archived_values)
     ).rowcount
     if complete:
         result.archived += conn.execute(
