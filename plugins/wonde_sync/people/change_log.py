@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from wonde_sync.core.database import table, utcnow
 from wonde_sync.core.tables import CHANGE_RESTORED, CHANGE_SHOWN
-from wonde_sync.core.vocabulary import WONDE_SOURCE
 from wonde_sync.people import not_imported
 
 CHANGES = "wonde_person_changes"
@@ -96,12 +95,32 @@ def log_upserts(conn: Connection, scope: RunScope, target, staging, where, on_pe
         ),
         "reason": sa.case((back, "reactivated")),
         **_before(target),
+        **_after_staged(target, staging),
+    }
+    _insert(conn, scope, staging.outerjoin(target, on_person), where, values)
+
+
+def log_created(conn: Connection, scope: RunScope, target, staging, where, on_person) -> None:
+    """Log the people just created: ``where`` selects their new rows, joined to staging on
+    ``on_person`` (logged after the insert, with their row ids, nothing before)."""
+    values = {
+        "person_id": target.c.id,
+        "external_id": staging.c.external_id,
+        "action": sa.literal("created"),
+        "reason": sa.null(),
+        **{f"before_{c}": sa.null() for c in BEFORE_FIELDS},
+        **_after_staged(target, staging),
+    }
+    _insert(conn, scope, staging.join(target, on_person), where, values)
+
+
+def _after_staged(target: sa.Table, staging: sa.Table) -> dict:
+    return {
         **{f"after_{c}": staging.c[c] if c in target.c else sa.null() for c in IMPORTED_FIELDS},
         "after_status": sa.literal("active"),
         "after_archived_reason": sa.null(),
         "after_content_hash": staging.c.content_hash,
     }
-    _insert(conn, scope, staging.outerjoin(target, on_person), where, values)
 
 
 def log_archives(conn: Connection, scope: RunScope, target, where, reason) -> None:
@@ -117,29 +136,6 @@ def log_archives(conn: Connection, scope: RunScope, target, where, reason) -> No
         "after_archived_reason": reason,
     }
     _insert(conn, scope, target, where, values)
-
-
-def name_created(conn: Connection, scope: RunScope, target: sa.Table) -> None:
-    """Point the run's ``created`` rows at the people rows the import just inserted."""
-    changes = table(CHANGES)
-    row_id = (
-        sa.select(target.c.id)
-        .where(
-            target.c.site_id == scope.site_id,
-            target.c.source == WONDE_SOURCE,
-            target.c.external_id == changes.c.external_id,
-        )
-        .scalar_subquery()
-    )
-    conn.execute(
-        sa.update(changes)
-        .where(
-            changes.c.sync_run_id == scope.run_id,
-            changes.c.record_type == scope.record_type,
-            changes.c.action == "created",
-        )
-        .values(person_id=row_id)
-    )
 
 
 def retention_from_env() -> timedelta:

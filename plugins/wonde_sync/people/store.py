@@ -163,6 +163,7 @@ def apply(
 
     active_staged = sa.and_(mine, staging.c.desired_status == "active")
     # One row of the site's Wonde people at most per staged person (the upsert's key).
+    on_person = sa.and_(wonde_rows, same_person)
     known = target.c.id.is_not(None)
     changed = sa.or_(
         target.c.content_hash.is_distinct_from(staging.c.content_hash),
@@ -174,15 +175,16 @@ def apply(
             sa.func.coalesce(sa.func.sum(sa.case((~known, 1), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((sa.and_(known, changed), 1), else_=0)), 0),
         )
-        .select_from(staging.outerjoin(target, sa.and_(wonde_rows, same_person)))
+        .select_from(staging.outerjoin(target, on_person))
         .where(active_staged)
     ).one()
     result.unchanged = staged - result.created - result.updated
 
-    if log_changes and result.created + result.updated:
-        on_person = sa.and_(wonde_rows, same_person)
+    # Applied, the created are logged after their insert, with their row ids.
+    logged_now = sa.and_(known, changed) if not planned else ~known | changed
+    if log_changes and (result.updated or (planned and result.created)):
         change_log.log_upserts(
-            conn, scope, target, staging, sa.and_(active_staged, ~known | changed), on_person
+            conn, scope, target, staging, sa.and_(active_staged, logged_now), on_person
         )
     if log_changes and plan.filtered:
         change_log.log_archives(conn, scope, target, to_archive, plan.filter_reason)
@@ -194,7 +196,10 @@ def apply(
 
     _upsert(conn, target, staging, active_staged, record_type, site_id, run_id, now)
     if log_changes and result.created:
-        change_log.name_created(conn, scope, target)
+        created = sa.and_(
+            active_staged, target.c.created_at == now, target.c.last_sync_run_id == run_id
+        )
+        change_log.log_created(conn, scope, target, staging, created, on_person)
     if log_changes and (result.created or result.linked):
         imported = sa.select(staging.c.external_id).where(active_staged)
         not_imported.forget_imported(conn, site_id, record_type, imported)
