@@ -100,18 +100,19 @@ def log_upserts(conn: Connection, scope: RunScope, target, staging, where, on_pe
     _insert(conn, scope, staging.outerjoin(target, on_person), where, values)
 
 
-def log_created(conn: Connection, scope: RunScope, target, staging, where, on_person) -> None:
-    """Log the people just created: ``where`` selects their new rows, joined to staging on
-    ``on_person`` (logged after the insert, with their row ids, nothing before)."""
+def log_created(conn: Connection, scope: RunScope, target: sa.Table, where) -> None:
+    """Log the people just created, ``where`` selecting their new rows: logged after the
+    insert, with their row ids and, as after values, what was inserted (nothing before)."""
     values = {
         "person_id": target.c.id,
-        "external_id": staging.c.external_id,
+        "external_id": target.c.external_id,
         "action": sa.literal("created"),
         "reason": sa.null(),
         **{f"before_{c}": sa.null() for c in BEFORE_FIELDS},
-        **_after_staged(target, staging),
+        **_as_is(target),
+        "after_content_hash": target.c.content_hash,
     }
-    _insert(conn, scope, staging.join(target, on_person), where, values)
+    _insert(conn, scope, target, where, values)
 
 
 def _after_staged(target: sa.Table, staging: sa.Table) -> dict:

@@ -196,15 +196,20 @@ def apply(
 
     _upsert(conn, target, staging, active_staged, record_type, site_id, run_id, now)
     if log_changes and result.created:
+        # Read back by what the insert wrote: no join to staging (see archiving.py).
         created = sa.and_(
-            active_staged, target.c.created_at == now, target.c.last_sync_run_id == run_id
+            wonde_rows, target.c.created_at == now, target.c.last_sync_run_id == run_id
         )
-        change_log.log_created(conn, scope, target, staging, created, on_person)
+        change_log.log_created(conn, scope, target, created)
     if log_changes and (result.created or result.linked):
         imported = sa.select(staging.c.external_id).where(active_staged)
         not_imported.forget_imported(conn, site_id, record_type, imported)
     if log_changes and any_filtered:
-        never_imported = ~sa.exists().where(wonde_rows, same_person)
+        # NOT IN a set hashed once, rather than a join to staging (see archiving.py).
+        rows_of_site = sa.select(target.c.external_id).where(
+            wonde_rows, target.c.external_id.is_not(None)
+        )
+        never_imported = staging.c.external_id.not_in(rows_of_site)
         filtered_out = sa.and_(mine, staging.c.desired_status == "archived", never_imported)
         not_imported.record(conn, run_id, site_id, record_type, filtered_out, now=now)
     archived_values = {
