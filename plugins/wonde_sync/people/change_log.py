@@ -8,6 +8,7 @@ row as it is (``before_*``) and what it becomes (``after_*``). A preview's rows 
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -166,6 +167,12 @@ def prune(engine: Engine, retention: timedelta | None = None) -> int:
 def redone_after_undo(conn: Connection, run_id: int) -> int:
     """How many of the run's changes hit people whose latest earlier change was an undo's:
     the MIS still says what the undone run had read."""
+    return conn.execute(_redone_after_undo(), {"run_id": run_id}).scalar_one()
+
+
+@functools.cache
+def _redone_after_undo() -> sa.Select:
+    # Built once: most runs that change anyone ask, and building costs more than running it.
     changes = table(CHANGES)
     prior = changes.alias("prior")
     # The person's latest earlier change, found through the person index, a few rows each.
@@ -182,8 +189,8 @@ def redone_after_undo(conn: Connection, run_id: int) -> int:
         .limit(1)
         .scalar_subquery()
     )
-    return conn.execute(
+    return (
         sa.select(sa.func.count())
         .select_from(changes)
-        .where(changes.c.sync_run_id == run_id, undone_before.is_not(None))
-    ).scalar_one()
+        .where(changes.c.sync_run_id == sa.bindparam("run_id"), undone_before.is_not(None))
+    )
