@@ -2,7 +2,8 @@
 
 Written set-based by ``store.apply`` in the transaction that makes the changes: one
 ``INSERT … SELECT`` per kind of change, run just before the change, reading the person's
-row as it is (``before_*``) and what it becomes (``after_*``). A preview's rows are
+row as it is (``before_*``) and what it becomes (``after_*``); the created are logged just
+after their insert, with their row ids. A preview's rows are
 ``planned``: what the import would do, with nothing applied.
 """
 

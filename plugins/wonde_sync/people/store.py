@@ -180,8 +180,8 @@ def apply(
     ).one()
     result.unchanged = staged - result.created - result.updated
 
-    # Applied, the created are logged after their insert, with their row ids.
-    logged_now = sa.and_(known, changed) if not planned else ~known | changed
+    # Applied, the created are logged after their insert, with their row ids; planned, here.
+    logged_now = ~known | changed if planned else sa.and_(known, changed)
     if log_changes and (result.updated or (planned and result.created)):
         change_log.log_upserts(
             conn, scope, target, staging, sa.and_(active_staged, logged_now), on_person
