@@ -68,6 +68,27 @@ def test_school_clients_reuse_the_pool_with_their_own_tokens(server, make_client
     assert server.connections == 1
 
 
+def test_school_clients_share_their_application_clients_connection_look_up(
+    server, make_client, monkeypatch
+):
+    from airflow.providers.http.hooks.http import HttpHook
+
+    looked_up = []
+    real = HttpHook.get_connection.__func__
+
+    def counted(cls, conn_id):
+        looked_up.append(conn_id)
+        return real(cls, conn_id)
+
+    monkeypatch.setattr(HttpHook, "get_connection", classmethod(counted))
+    app = make_client()
+    for school in ("A1", "A2", "A3"):
+        app.for_school({"id": school, "region": {"domain": server.host}}, "t").get("x")
+    assert looked_up == [app.conn_id]  # once, for three schools' clients
+    make_client().for_school({"id": "A4", "region": {"domain": server.host}}, "t").get("x")
+    assert looked_up == [app.conn_id] * 2  # another application client looks it up again
+
+
 def test_a_forked_process_gets_a_pool_of_its_own(server, make_client):
     """Two processes reading one inherited socket would mix up each other's answers."""
     from wonde_sync.wonde.connection_pool import shared_adapter

@@ -86,10 +86,11 @@ def import_one_site(
     dag_run_id: str | None = None,
     dry_run: bool = False,
     engine=None,
+    client=None,
 ) -> dict:
     """Run one site's import, one at a time per site; failures a retry cannot fix become
-    no-retry failures. ``engine``: ``calm_db``'s, when the caller has it (a batch looks up
-    the connection once, not once per site).
+    no-retry failures. ``engine`` (``calm_db``'s) and ``client`` (a WondeClient on
+    ``wonde_default``): when the caller has them (a batch looks each connection up once).
 
     The site's run lock is held from before the watermark is read until the import ends, so
     a run that had to wait reads from where the other one left off. When the other run
@@ -122,6 +123,7 @@ def import_one_site(
                     run_type=run_type,
                     dry_run=dry_run,
                 ),
+                client,
             )
     except run_locks.LockTimeout as exc:
         if exc.key != key or isinstance(exc, SiteBusyError):
@@ -149,13 +151,19 @@ def import_sites(
     from airflow.sdk.exceptions import AirflowFailException
 
     from wonde_sync.tasks import site_batches
+    from wonde_sync.wonde.client import WondeClient
 
-    engine = engine_for()
+    engine, client = engine_for(), WondeClient()
     try:
         return site_batches.import_batch(
             site_ids,
             lambda site_id: import_one_site(
-                site_id, dag_id=dag_id, dag_run_id=dag_run_id, engine=engine, **options
+                site_id,
+                dag_id=dag_id,
+                dag_run_id=dag_run_id,
+                engine=engine,
+                client=client,
+                **options,
             ),
             threads=site_batches.threads_for(engine),
             done=site_batches.imported_in_run(engine, dag_id, dag_run_id, run_started_at),
@@ -167,7 +175,7 @@ def import_sites(
         raise
 
 
-def _import_holding_lock(engine, site_id: str, options: importer.ImportOptions) -> dict:
+def _import_holding_lock(engine, site_id: str, options: importer.ImportOptions, client) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
     from wonde_sync.school_access.import_targets import import_target
@@ -187,7 +195,7 @@ def _import_holding_lock(engine, site_id: str, options: importer.ImportOptions) 
             conn, FULL_IMPORT, site_id=site_id, dag_id=options.dag_id, work_locked=True
         )
     with no_retry_when_permanent():
-        summary = importer.import_site(engine, WondeClient(), target, options)
+        summary = importer.import_site(engine, client or WondeClient(), target, options)
     log.info("Site %s: %s", site_id, summary["message"])
     return {k: v for k, v in summary.items() if k != "message"}
 

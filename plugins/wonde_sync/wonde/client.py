@@ -24,11 +24,10 @@ from urllib.parse import urlsplit
 
 import requests
 import tenacity
-from airflow.providers.http.hooks.http import HttpHook
 
 from wonde_sync.wonde import pacing, responses
-from wonde_sync.wonde.connection_pool import shared_adapter
 from wonde_sync.wonde.errors import WondeResponseError, WondeTransientError
+from wonde_sync.wonde.hook import WondeHook
 from wonde_sync.wonde.paging import Page, follow_pages
 from wonde_sync.wonde.redaction import Secrets
 from wonde_sync.wonde.retries import TRANSIENT_STATUSES, TransientFailure, retrying
@@ -54,6 +53,8 @@ class WondeClient:
     :param max_attempts: attempts per request, the first one included.
     :param backoff_initial: first backoff in seconds; doubles per retry.
     :param backoff_max: cap of any single wait, ``Retry-After`` included.
+    :param app_hook: the application client's hook, whose connection look-up a school's
+        client shares.
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class WondeClient:
         max_attempts: int = 5,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        app_hook: WondeHook | None = None,
     ) -> None:
         if per_page < 1:
             raise ValueError(f"per_page must be >= 1, got {per_page}")
@@ -88,7 +90,7 @@ class WondeClient:
         self._secrets = Secrets()
         # Checked now: a token that cannot go in a header would fail every request.
         self._school_token = self._secrets.school_token(school_token)
-        self._hook = HttpHook(method="GET", http_conn_id=conn_id, adapter=shared_adapter())
+        self._hook = WondeHook(conn_id, app_hook)
         self._session: requests.Session | None = None
         self._base_url: str | None = None
 
@@ -138,11 +140,8 @@ class WondeClient:
         return self._call("DELETE", self._url(path))
 
     def for_school(self, school: Mapping[str, Any], school_token: str | None = None) -> WondeClient:
-        """Return a new client for ``school``: its ``region.domain``, its token if given.
-
-        The scheme and version path of the connection's base URL are kept; only the host
-        changes. Without ``school_token`` the connection's (application) token is used.
-        """
+        """Return a new client for ``school``: its ``region.domain`` as the host (scheme and
+        version path kept), its token if given (else the connection's application token)."""
         region = school.get("region") or {}
         domain = region.get("domain") if isinstance(region, Mapping) else None
         if not domain:
@@ -160,6 +159,7 @@ class WondeClient:
             max_attempts=self.max_attempts,
             backoff_initial=self.backoff_initial,
             backoff_max=self.backoff_max,
+            app_hook=self._hook,  # one look-up of the connection for every school
         )
 
     @property
